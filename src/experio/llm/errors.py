@@ -1,0 +1,38 @@
+"""Precise exceptions of the LLM layer. Each message says what was wrong, where, and what to do."""
+
+from __future__ import annotations
+
+
+class LLMError(RuntimeError):
+    """Base class of every error raised by `experio.llm`."""
+
+
+class ModelFileError(LLMError):
+    """The model file is missing, truncated, or its checksum is wrong."""
+
+
+class ModelLoadError(LLMError):
+    """The model file exists but cannot be loaded (not a GGUF, unsupported architecture, ...)."""
+
+
+class ServerUnreachableError(LLMError):
+    """An OpenAI-compatible server did not answer (connection refused, DNS, timeouts)."""
+
+
+class NotSupportedError(LLMError):
+    """The backend or server cannot do what was asked (e.g. log-probabilities for `score`)."""
+
+
+class SchemaMismatchError(LLMError):
+    """Model output does not parse as JSON or does not match the requested JSON schema.
+
+    `text` holds the raw output so that nothing the model said is lost.
+    """
+
+    def __init__(self, message: str, text: str):
+        super().__init__(message)
+        self.text = text
+
+
+class BackendConfigError(LLMError):
+    """An unknown backend name or a missing setting (e.g. `EXPERIO_BASE_URL` for `openai`)."""

@@ -1,0 +1,165 @@
+"""The embedded default backend: a GGUF model run in-process by llama.cpp.
+
+    >>> llm = LlamaCppLLM()                       # Gemma 3 270M from its PyPI package
+    >>> llm.generate("2 + 2 =", max_tokens=3, temperature=0)[0].text   # doctest: +SKIP
+
+One `llama_cpp.Llama` per (file, context size, threads) is loaded per process and shared by
+every `LlamaCppLLM` that asks for it; a lock per model makes concurrent calls from several
+threads safe (they queue: llama.cpp contexts are not re-entrant).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .base import BaseLLM, Completion, GenerationParams, Score
+from .errors import ModelLoadError
+from .model_files import check_gguf, embedded_model_path
+
+DEFAULT_N_CTX = 8192
+
+_loaded: dict[tuple, tuple[Any, threading.Lock]] = {}
+_loading = threading.Lock()
+
+
+def shared_llama(path: Path, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
+    """The process-wide `Llama` for these settings and the lock that guards it."""
+    key = (str(path), n_ctx, n_threads)
+    with _loading:
+        if key not in _loaded:
+            from llama_cpp import Llama
+
+            try:
+                llama = Llama(
+                    model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
+                    n_threads_batch=n_threads, verbose=False,
+                )
+            except (ValueError, RuntimeError) as e:
+                raise ModelLoadError(
+                    f"llama.cpp could not load {path}: {e}. The file may be truncated, of an "
+                    "architecture this llama.cpp build does not know, or not a model at all."
+                ) from None
+            _loaded[key] = (llama, threading.Lock())
+        return _loaded[key]
+
+
+@dataclass
+class LlamaCppLLM(BaseLLM):
+    model_path: str | os.PathLike | None = None  # None: the embedded Gemma 3 270M
+    n_ctx: int = DEFAULT_N_CTX
+    n_threads: int | None = None
+    name: str = "llamacpp"
+    _llama: Any = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        path = embedded_model_path() if self.model_path is None else check_gguf(self.model_path)
+        self.model_path = path
+        self.n_threads = self.n_threads or os.cpu_count() or 1
+        self._llama, self._lock = shared_llama(path, self.n_ctx, self.n_threads)
+        meta = self._llama.metadata
+        self.chat_template = meta.get("tokenizer.chat_template")
+        self.instruction_tuned = self.chat_template is not None and not _looks_base(meta)
+        self.bos_token = self._token_text(self._llama.token_bos())
+        self.eos_token = self._token_text(self._llama.token_eos())
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self._llama.metadata)
+
+    # -- generation -----------------------------------------------------------------------
+    def _complete(self, text: str, params: GenerationParams, json_schema: dict | None) -> Completion:
+        grammar = _grammar(json.dumps(json_schema, sort_keys=True)) if json_schema else None
+        with self._lock:
+            out = self._llama.create_completion(text, grammar=grammar, **self._sampling(params))
+        choice, usage = out["choices"][0], out["usage"]
+        return Completion(
+            text=choice["text"],
+            finish_reason="length" if choice["finish_reason"] == "length" else "stop",
+            prompt_tokens=usage["prompt_tokens"],
+            completion_tokens=usage["completion_tokens"],
+        )
+
+    def _stream(self, text: str, params: GenerationParams) -> Iterator[str]:
+        with self._lock:
+            for chunk in self._llama.create_completion(text, stream=True, **self._sampling(params)):
+                piece = chunk["choices"][0]["text"]
+                if piece:
+                    yield piece
+
+    @staticmethod
+    def _sampling(params: GenerationParams) -> dict:
+        return dict(
+            max_tokens=params.max_tokens, temperature=params.temperature, top_p=params.top_p,
+            stop=list(params.stop) or None, seed=params.seed,
+        )
+
+    # -- scoring --------------------------------------------------------------------------
+    def score(self, prompt: str, continuation: str) -> Score:
+        """log p(continuation | prompt), token by token.
+
+        The prompt (with BOS) and the continuation are tokenized separately and joined, so
+        the scored tokens are exactly the continuation's, the same split `hf` scores.
+        """
+        llama = self._llama
+        p_ids = self._tokenize(prompt, add_bos=True)
+        c_ids = self._tokenize(continuation, add_bos=False)
+        if not c_ids:
+            return Score(tokens=[], logprobs=[])
+        ids = p_ids + c_ids
+        if len(ids) > llama.n_ctx():
+            raise ValueError(
+                f"prompt + continuation is {len(ids)} tokens, more than the context of "
+                f"{llama.n_ctx()}; load the model with a larger n_ctx"
+            )
+        first = len(p_ids) - 1  # the logits at position i predict token i + 1
+        rows: list[np.ndarray] = []
+        with self._lock:
+            llama.reset()
+            ctx, batch, n_batch, n_vocab = llama._ctx, llama._batch, llama.n_batch, llama.n_vocab()
+            ctx.kv_cache_clear()
+            for start in range(0, len(ids) - 1, n_batch):
+                chunk = ids[start : min(len(ids) - 1, start + n_batch)]
+                batch.set_batch(batch=chunk, n_past=start, logits_all=True)
+                ctx.decode(batch)
+                logits = np.ctypeslib.as_array(ctx.get_logits(), shape=(len(chunk), n_vocab))
+                lo = max(first - start, 0)
+                if lo < len(chunk):
+                    rows.append(np.array(logits[lo:], dtype=np.float64))
+            ctx.kv_cache_clear()
+            llama.reset()  # the next generate re-evaluates its prompt from scratch
+        logits = np.concatenate(rows)
+        logz = np.logaddexp.reduce(logits, axis=1)  # log-softmax normaliser per position
+        logprobs = logits[np.arange(len(c_ids)), c_ids] - logz
+        return Score(tokens=[self._token_text(t) for t in c_ids], logprobs=logprobs.tolist())
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenize(text, add_bos=False))
+
+    def _tokenize(self, text: str, add_bos: bool) -> list[int]:
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def _token_text(self, token: int) -> str:
+        return self._llama.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+
+@lru_cache(maxsize=64)
+def _grammar(schema_json: str):
+    """A compiled GBNF grammar for a JSON schema (compiling costs ~ms; schemas repeat)."""
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+
+
+def _looks_base(meta: dict) -> bool:
+    """Whether GGUF metadata says the model is a pre-trained base (then: plain transcripts)."""
+    tags = " ".join(meta.get(k, "") for k in ("general.finetune", "general.name", "general.basename"))
+    tags = tags.lower()
+    return "base" in tags or "-pt" in tags or not any(w in tags for w in ("it", "instruct", "chat"))
