@@ -10,6 +10,8 @@ threads safe (they queue: llama.cpp contexts are not re-entrant).
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import json
 import os
 import threading
@@ -36,6 +38,10 @@ def shared_llama(path: Path, n_ctx: int, n_threads: int) -> tuple[Any, threading
     with _loading:
         if key not in _loaded:
             from llama_cpp import Llama
+
+            if not _loaded:
+                _silence_llama_log()
+                atexit.register(_close_all)
 
             try:
                 llama = Llama(
@@ -78,6 +84,10 @@ class LlamaCppLLM(BaseLLM):
     def _complete(self, text: str, params: GenerationParams, json_schema: dict | None) -> Completion:
         grammar = _grammar(json.dumps(json_schema, sort_keys=True)) if json_schema else None
         with self._lock:
+            if params.seed is not None:
+                # Same seed, same text: llama.cpp's logits for a cached prompt differ in the last
+                # bits from a fresh evaluation, enough to flip a sample, so start fresh.
+                self._llama.reset()
             out = self._llama.create_completion(text, grammar=grammar, **self._sampling(params))
         choice, usage = out["choices"][0], out["usage"]
         return Completion(
@@ -89,6 +99,8 @@ class LlamaCppLLM(BaseLLM):
 
     def _stream(self, text: str, params: GenerationParams) -> Iterator[str]:
         with self._lock:
+            if params.seed is not None:
+                self._llama.reset()
             for chunk in self._llama.create_completion(text, stream=True, **self._sampling(params)):
                 piece = chunk["choices"][0]["text"]
                 if piece:
@@ -148,6 +160,29 @@ class LlamaCppLLM(BaseLLM):
 
     def _token_text(self, token: int) -> str:
         return self._llama.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+
+def _close_all() -> None:
+    # Free models before interpreter teardown; llama_cpp's __del__ fails once its module is gone.
+    for llama, _ in _loaded.values():
+        llama.close()
+    _loaded.clear()
+
+
+_log_callback = None
+
+
+def _silence_llama_log() -> None:
+    """Keep llama.cpp's C-level log lines (cache layouts, ...) off the terminal."""
+    global _log_callback
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def _quiet(level, text, user_data):  # noqa: ARG001 - signature fixed by llama.cpp
+        return None
+
+    _log_callback = _quiet  # keep a reference: C holds only a pointer
+    llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
 
 
 @lru_cache(maxsize=64)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 from .base import BaseLLM, Completion, GenerationParams, Prompt, Score, with_parsed
-from .errors import NotSupportedError, ServerUnreachableError
+from .errors import LLMError, NotSupportedError, ServerUnreachableError
 
 
 @dataclass
@@ -31,6 +31,7 @@ class OpenAILLM(BaseLLM):
     name: str = "openai"
     _client: Any = field(default=None, init=False, repr=False)
     _tokenize_url: bool | None = field(default=None, init=False, repr=False)
+    _count_overhead: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         import openai
@@ -71,17 +72,23 @@ class OpenAILLM(BaseLLM):
                 "type": "json_schema",
                 "json_schema": {"name": "output", "schema": json_schema, "strict": True},
             }
-        resp = self._call(self._client.chat.completions.create, **kwargs)
-        usage = resp.usage
-        out = []
-        for choice in resp.choices:
-            c = Completion(
-                text=choice.message.content or "",
-                finish_reason="length" if choice.finish_reason == "length" else "stop",
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=(usage.completion_tokens // max(1, n)) if usage else 0,
-            )
-            out.append(c if json_schema is None else with_parsed(c, json_schema))
+        out: list[Completion] = []
+        while len(out) < n:  # some servers (llama.cpp) ignore n and return one choice
+            kwargs["n"] = n - len(out)
+            if seed is not None:
+                kwargs["seed"] = seed + len(out)
+            resp = self._call(self._client.chat.completions.create, **kwargs)
+            if not resp.choices:
+                raise LLMError(f"the server at {self.base_url} returned no choices for a chat request")
+            usage = resp.usage
+            for choice in resp.choices[: n - len(out)]:
+                c = Completion(
+                    text=choice.message.content or "",
+                    finish_reason="length" if choice.finish_reason == "length" else "stop",
+                    prompt_tokens=usage.prompt_tokens if usage else 0,
+                    completion_tokens=(usage.completion_tokens // max(1, len(resp.choices))) if usage else 0,
+                )
+                out.append(c if json_schema is None else with_parsed(c, json_schema))
         return out
 
     def _complete(self, text: str, params: GenerationParams, json_schema: dict | None) -> Completion:
@@ -147,7 +154,10 @@ class OpenAILLM(BaseLLM):
 
     def count_tokens(self, text: str) -> int:
         """Exact through llama.cpp's /extras/tokenize where served; otherwise ~4 chars a token."""
-        if self._tokenize_url is not False:
+        if self._tokenize_url is None:
+            self._tokenize_url = True
+            self._count_overhead = self.count_tokens("")  # the BOS the server adds, if any
+        if self._tokenize_url:
             root = self.base_url.rstrip("/").removesuffix("/v1")
             req = urllib.request.Request(
                 f"{root}/extras/tokenize/count",
@@ -156,7 +166,7 @@ class OpenAILLM(BaseLLM):
             )
             try:
                 with urllib.request.urlopen(req, timeout=10) as r:
-                    return int(json.loads(r.read())["count"])
+                    return int(json.loads(r.read())["count"]) - self._count_overhead
             except (OSError, KeyError, ValueError):
                 self._tokenize_url = False  # not served here: stop asking
         return max(1, len(text) // 4)

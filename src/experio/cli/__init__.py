@@ -1,0 +1,39 @@
+"""The `experio` command. Each command is a thin layer over a library function.
+
+    experio info                         what is installed and which model runs
+    experio generate "Once upon a time"  stream a completion
+    experio score "2 + 2 =" " 4"         per-token log-probabilities of a continuation
+    experio demo                         the main job: a short real run on the embedded model
+    experio adp ...                      Agent Data Protocol tools
+    experio emergence ...                emergence measures for multi-agent logs
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from .llm_commands import register as _register_llm_commands
+
+app = typer.Typer(
+    name="experio",
+    help="Agent research that runs: memory, folding, ADP, multi-agent reasoning, emergence, speech.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+_register_llm_commands(app)
+
+# Sub-apps of the other layers, mounted as `experio NAME ...`.
+for _name in ("adp", "emergence"):
+    try:
+        _module = importlib.import_module(f"{__name__}.{_name}")
+    except ModuleNotFoundError as e:  # a layer not built yet; anything else is a real error
+        if e.name != f"{__name__}.{_name}":
+            raise
+        continue
+    app.add_typer(_module.app, name=_name)
+
+
+def main() -> None:
+    app()

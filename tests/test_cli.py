@@ -1,0 +1,66 @@
+"""The `experio` command, as a user runs it."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from experio.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for cmd in ("info", "generate", "score", "demo"):
+        assert cmd in result.output
+
+
+@pytest.mark.model
+def test_info_shows_model_and_versions():
+    result = runner.invoke(app, ["info"])
+    assert result.exit_code == 0, result.output
+    assert "sha256 verified" in result.output and "llama-cpp-python" in result.output
+
+
+@pytest.mark.model
+def test_generate_and_score_on_the_embedded_model():
+    prompt = "Q: What is the capital of Italy?\nA: Rome\n\nQ: What is the capital of France?\nA:"
+    result = runner.invoke(app, ["generate", prompt, "-n", "4", "--temperature", "0", "--stop", "\n"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "Paris"
+    result = runner.invoke(app, ["score", prompt, " Paris"])
+    assert result.exit_code == 0 and "' Paris'" in result.output and "sum" in result.output
+
+
+@pytest.mark.model
+def test_generate_with_a_json_schema_file(tmp_path):
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}))
+    result = runner.invoke(app, ["generate", "A number as JSON:", "--json-schema", str(schema), "--temperature", "0"])
+    assert result.exit_code == 0, result.output
+    assert isinstance(json.loads(result.output)["n"], int)
+    result = runner.invoke(app, ["generate", "x", "--json-schema", str(tmp_path / "missing.json")])
+    assert result.exit_code == 2 and "schema file not found" in result.output
+
+
+def test_bad_backend_is_a_clear_error():
+    result = runner.invoke(app, ["generate", "hi", "--llm", "nope"])
+    assert result.exit_code == 2 and "unknown LLM backend 'nope'" in result.output
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["score", "a", "b", "--model", str(tmp_path / "x.gguf")])
+    assert result.exit_code == 2 and "model file not found" in result.output
+
+
+@pytest.mark.model
+def test_demo_writes_a_run_record(tmp_path):
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["json_valid_rate"] == 1.0  # constrained decoding always parses
+    assert metrics["retrieval_top1"] >= 2 / 3 and metrics["qa_accuracy"] >= 0.5
+    assert (out / "config.json").is_file() and "| qa_accuracy |" in (out / "report.md").read_text()
