@@ -133,6 +133,7 @@ class LlamaCppLLM(BaseLLM):
             )
         first = len(p_ids) - 1  # the logits at position i predict token i + 1
         rows: list[np.ndarray] = []
+        done = 0  # continuation tokens scored so far
         with self._lock:
             llama.reset()
             ctx, batch, n_batch, n_vocab = llama._ctx, llama._batch, llama.n_batch, llama.n_vocab()
@@ -144,12 +145,11 @@ class LlamaCppLLM(BaseLLM):
                 logits = np.ctypeslib.as_array(ctx.get_logits(), shape=(len(chunk), n_vocab))
                 lo = max(first - start, 0)
                 if lo < len(chunk):
-                    rows.append(np.array(logits[lo:], dtype=np.float64))
+                    rows.append(_log_softmax_at(logits[lo:], c_ids[done:]))
+                    done += len(chunk) - lo
             ctx.kv_cache_clear()
             llama.reset()  # the next generate re-evaluates its prompt from scratch
-        logits = np.concatenate(rows)
-        logz = np.logaddexp.reduce(logits, axis=1)  # log-softmax normaliser per position
-        logprobs = logits[np.arange(len(c_ids)), c_ids] - logz
+        logprobs = np.concatenate(rows)
         return Score(tokens=[self._token_text(t) for t in c_ids], logprobs=logprobs.tolist())
 
     def count_tokens(self, text: str) -> int:
@@ -160,6 +160,20 @@ class LlamaCppLLM(BaseLLM):
 
     def _token_text(self, token: int) -> str:
         return self._llama.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+
+def _log_softmax_at(logits: np.ndarray, targets: list[int]) -> np.ndarray:
+    """log softmax(logits[i])[targets[i]] for each row, in float64 where it matters.
+
+    Rows are 262k wide for Gemma: exp in float32 after subtracting the row max is exact
+    enough (relative error ~1e-7 in the sum) and several times faster than logaddexp.reduce.
+    """
+    n = logits.shape[0]
+    targets = np.asarray(targets[:n])
+    m = logits.max(axis=1, keepdims=True)
+    sums = np.exp(logits - m).sum(axis=1, dtype=np.float64)
+    picked = logits[np.arange(n), targets].astype(np.float64)
+    return picked - m[:, 0].astype(np.float64) - np.log(sums)
 
 
 def _close_all() -> None:

@@ -1,0 +1,280 @@
+"""Streaming conversion and export with a rejects file and a closing balance.
+
+>>> import tempfile, os, json
+>>> d = tempfile.mkdtemp(); raw = os.path.join(d, "raw.jsonl")
+>>> with open(raw, "w") as f:
+...     _ = f.write(json.dumps({"id": "m1", "conversations": [
+...         {"role": "user", "content": "Pick: A. x B. y"},
+...         {"role": "assistant", "content": "Thought: t\\nAnswer: B."}]}) + "\\n")
+...     _ = f.write("{not json\\n")
+>>> s = convert_file("agenttuning_mind2web", raw, os.path.join(d, "std.jsonl"))
+>>> (s.rows_in, s.rows_ok, s.rejected, s.rows_out)
+(2, 1, 1, 1)
+>>> json.loads(open(s.rejects_path).read())["line"]
+2
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import orjson
+from pydantic import ValidationError
+
+from experio.adp.converters import get_converter
+from experio.adp.exporters import ExportContext, get_exporter
+from experio.adp.io import Row, RowWriter, read_rows
+from experio.adp.schema import RELEASE, WIRE_VERSIONS, SchemaVersionError, Trajectory, to_wire
+
+ProgressFn = Callable[[int], None]
+
+
+@dataclass
+class RunSummary:
+    """Counts of one streaming run; ``rows_in == rows_ok + rejected`` always holds.
+
+    ``rows_ok`` input rows produced output; ``rows_out`` output rows were
+    written (more than ``rows_ok`` when an exporter makes one row per step,
+    fewer when a converter joins several step rows into one trajectory).
+    """
+
+    action: str
+    input: str
+    output: str
+    rows_in: int = 0
+    rows_ok: int = 0
+    rows_out: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rejects_path(self) -> str:
+        return rejects_path(self.output)
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_in == self.rows_ok + self.rejected
+
+    @property
+    def rate(self) -> float:
+        return self.rows_in / self.seconds if self.seconds > 0 else 0.0
+
+    def lines(self) -> list[str]:
+        eq = "=" if self.balanced else "!="
+        out = [
+            f"{self.action}: {self.input} -> {self.output}",
+            f"rows in {self.rows_in} {eq} rows ok {self.rows_ok} + rows rejected {self.rejected}"
+            + (f" (rows out {self.rows_out})" if self.rows_out != self.rows_ok else ""),
+            f"{self.seconds:.2f} s, {self.rate:,.0f} rows/s",
+        ]
+        if self.rejected:
+            out.append(f"rejects: {self.rejects_path}")
+            for reason, n in sorted(self.reasons.items(), key=lambda kv: -kv[1])[:5]:
+                out.append(f"  {n} x {reason}")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+def rejects_path(output: str | os.PathLike) -> str:
+    """Where the rejected rows of a run writing ``output`` go: ``OUTPUT.rejects.jsonl``."""
+    return f"{output}.rejects.jsonl"
+
+
+class _Rejects:
+    """Lazily opened ``OUT.rejects.jsonl`` (an old one from a previous run is removed)."""
+
+    def __init__(self, output: str | os.PathLike, summary: RunSummary) -> None:
+        self.path = rejects_path(output)
+        self.summary = summary
+        self._fh = None
+        if os.path.exists(self.path):
+            os.remove(self.path)
+
+    def add(self, lines: tuple[int, ...], reason: str, row: object) -> None:
+        if self._fh is None:
+            self._fh = open(self.path, "wb")
+        rec = {"line": lines[0], "reason": reason, "row": row}
+        if len(lines) > 1:
+            rec["lines"] = list(lines)
+        self._fh.write(orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE, default=str))
+        self.summary.rejected += len(lines)
+        key = reason.split(":")[0] if ":" in reason else reason
+        self.summary.reasons[key[:120]] = self.summary.reasons.get(key[:120], 0) + len(lines)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+def _short(e: Exception) -> str:
+    if isinstance(e, ValidationError):
+        errs = e.errors()
+        first = errs[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
+        return f"schema: {loc}: {first['msg']}{more}"
+    return f"{type(e).__name__}: {e}"
+
+
+def _counting(rows: Iterable[Row], summary: RunSummary, progress: ProgressFn | None) -> Iterator[Row]:
+    for row in rows:
+        summary.rows_in += 1
+        if progress is not None:
+            progress(1)
+        yield row
+
+
+# --------------------------------------------------------------------------- convert
+
+
+def convert_rows(
+    dataset: str, rows: Iterable[Row], version: str = RELEASE
+) -> Iterator[tuple[tuple[int, ...], dict | None, str | None, object]]:
+    """Convert raw rows; yields ``(lines, wire_dict, None, None)`` or ``(lines, None, reason, raw)``.
+
+    Each converted trajectory is validated once against the schema; in the
+    release form the converter's dict (already in wire form) is written as is.
+    """
+    if version not in WIRE_VERSIONS:
+        raise ValueError(f"unknown version {version!r}; choose one of {WIRE_VERSIONS}")
+    conv = get_converter(dataset)
+    for oc in conv.stream(rows):
+        if oc.value is None:
+            yield oc.lines, None, oc.error, oc.raw
+            continue
+        try:
+            traj = Trajectory.model_validate(oc.value)
+            value = oc.value if version == RELEASE else to_wire(traj, version)
+        except (ValidationError, SchemaVersionError) as e:
+            yield oc.lines, None, _short(e), oc.raw
+            continue
+        yield oc.lines, value, None, None
+
+
+def convert_file(
+    dataset: str,
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    version: str = RELEASE,
+    progress: ProgressFn | None = None,
+) -> RunSummary:
+    """Raw dataset rows -> ADP trajectories (JSONL, JSONL.gz or Parquet).
+
+    Rows that fail go to ``OUTPUT.rejects.jsonl`` with their line number and
+    reason; the run continues. Parquet stores ``content`` and ``details`` as
+    JSON text (their items are heterogeneous) and reads them back as objects.
+    """
+    summary = RunSummary(f"convert {dataset}", str(input), str(output))
+    t0 = time.perf_counter()
+    rej = _Rejects(output, summary)
+    rows = _counting(read_rows(input), summary, progress)
+    try:
+        with RowWriter(output, json_columns=("content", "details")) as w:
+            for lines, value, reason, raw in convert_rows(dataset, rows, version):
+                if value is None:
+                    rej.add(lines, reason or "unknown error", raw)
+                    continue
+                w.write(value)
+                summary.rows_ok += len(lines)
+                summary.rows_out += 1
+    finally:
+        rej.close()
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+# --------------------------------------------------------------------------- read ADP
+
+
+def iter_trajectory_rows(
+    input: str | os.PathLike, tolerate_truncated_tail: bool = False
+) -> Iterator[tuple[int, Trajectory | None, str | None, object]]:
+    """``(line, trajectory, None, None)`` or ``(line, None, reason, raw)`` per ADP row."""
+    for row in read_rows(input, tolerate_truncated_tail):
+        if row.error is not None:
+            yield row.line, None, row.error, row.raw
+            continue
+        try:
+            yield row.line, Trajectory.model_validate(row.value), None, None
+        except ValidationError as e:
+            yield row.line, None, _short(e), row.value
+
+
+def read_trajectories(
+    input: str | os.PathLike, tolerate_truncated_tail: bool = False
+) -> Iterator[Trajectory]:
+    """Validated trajectories of an ADP file; raises ValueError naming the bad line.
+
+    With ``tolerate_truncated_tail`` a cut-off last line (a killed run) is skipped.
+    """
+    for line, traj, reason, _ in iter_trajectory_rows(input, tolerate_truncated_tail):
+        if traj is None:
+            raise ValueError(f"{input}:{line}: {reason}")
+        yield traj
+
+
+def guess_dataset(path: str | os.PathLike) -> str | None:
+    """A registered dataset name found among the folders of ``path``, if any.
+
+    >>> guess_dataset("data/adp/agenttuning_kg/sample_std.json")
+    'agenttuning_kg'
+    """
+    from experio.adp.converters import converter_names
+    from experio.adp.tools import toolset_names
+
+    known = set(converter_names()) | set(toolset_names())
+    for part in reversed(Path(path).parts[:-1]):
+        if part in known:
+            return part
+    stem = Path(path).name.split(".")[0]
+    return stem if stem in known else None
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export_file(
+    fmt: str,
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    dataset: str | None = None,
+    progress: ProgressFn | None = None,
+) -> RunSummary:
+    """ADP trajectories -> a training format (``openhands``, ``sweagent``, ``agentlab``,
+    ``openai``, ``trl``). ``dataset`` selects the tool registry (guessed from the
+    input path when omitted). Trajectories the format cannot express are rejected
+    with the reason."""
+    exporter = get_exporter(fmt)
+    ds = dataset or guess_dataset(input)
+    ctx = ExportContext(ds)
+    summary = RunSummary(f"export {fmt}" + (f" ({ds})" if ds else ""), str(input), str(output))
+    t0 = time.perf_counter()
+    rej = _Rejects(output, summary)
+    rows = _counting(read_rows(input), summary, progress)
+    try:
+        with RowWriter(output, json_columns=exporter.json_columns) as w:
+            for row in rows:
+                if row.error is not None:
+                    rej.add((row.line,), row.error, row.raw)
+                    continue
+                try:
+                    traj = Trajectory.model_validate(row.value)
+                    out = exporter.export(traj, ctx)
+                except Exception as e:  # noqa: BLE001 - any failure rejects the row
+                    rej.add((row.line,), _short(e), row.value)
+                    continue
+                for r in out:
+                    w.write(r)
+                summary.rows_ok += 1
+                summary.rows_out += len(out)
+    finally:
+        rej.close()
+    summary.seconds = time.perf_counter() - t0
+    return summary

@@ -1,0 +1,199 @@
+"""``experio adp``: convert, export, validate, inspect and mix ADP data.
+
+Each command is a thin layer over a function of :mod:`experio.adp`
+(``convert_file``, ``export_file``, ``validate_path``, ``stats``, ``mix``)
+that adds a progress bar (rows/s) and a closing summary.
+
+    experio adp convert --dataset agenttuning_os raw.json -o std.jsonl
+    experio adp export --to openhands std.jsonl -o sft.jsonl
+    experio adp validate data/adp
+    experio adp stats std.jsonl
+    experio adp mix --weights a=2,b=0.01 a=a.jsonl b=b.jsonl -o mix.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from experio import adp
+
+app = typer.Typer(
+    help="Agent Data Protocol: convert datasets to ADP, export ADP to training formats, "
+    "validate, inspect and mix.",
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator:
+    """A rich progress bar showing rows and rows/s; yields the per-row callback."""
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(bar_width=None),
+        TextColumn("{task.completed:,} rows"),
+        TextColumn("{task.fields[rate]:,.0f} rows/s"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=None, rate=0.0)
+        state = {"n": 0}
+
+        def tick(n: int) -> None:
+            state["n"] += n
+            if state["n"] % 500 == 0:
+                elapsed = bar.tasks[0].elapsed or 1e-9
+                bar.update(task, completed=state["n"], rate=state["n"] / elapsed)
+
+        yield tick
+        elapsed = bar.tasks[0].elapsed or 1e-9
+        bar.update(task, completed=state["n"], rate=state["n"] / elapsed)
+
+
+def _finish(summary: adp.RunSummary) -> None:
+    for line in summary.lines():
+        console.print(line, markup=False, highlight=False)
+    if not summary.balanced:  # pragma: no cover - an internal invariant
+        console.print("[red]internal error: rows in != rows ok + rows rejected[/red]")
+        raise typer.Exit(3)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    console.print(f"[red]error:[/red] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def convert(
+    input: Path = typer.Argument(..., help="Raw rows: .jsonl[.gz], .parquet or a .json array."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Converter name (see --list)."),
+    output: Path = typer.Option(..., "--output", "-o", help="ADP output: .jsonl, .jsonl.gz or .parquet."),
+    version: str = typer.Option("release", help="Wire form: 'release' or '1.2.0'."),
+) -> None:
+    """Convert raw dataset rows to ADP trajectories."""
+    if dataset not in adp.converter_names():
+        _fail(f"no converter named {dataset!r}; known: {', '.join(adp.converter_names())}")
+    try:
+        with _progress(f"convert {dataset}") as tick:
+            summary = adp.convert_file(dataset, input, output, version=version, progress=tick)
+    except (FileNotFoundError, adp.InputFormatError, ValueError) as e:
+        _fail(str(e))
+    _finish(summary)
+
+
+@app.command()
+def export(
+    input: Path = typer.Argument(..., help="ADP trajectories: .jsonl[.gz], .parquet or .json array."),
+    to: str = typer.Option(..., "--to", "-t", help="Format: openhands, sweagent, agentlab, openai, trl."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output: .jsonl, .jsonl.gz or .parquet."),
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", "-d", help="Dataset whose tool registry to use (default: from the path)."
+    ),
+) -> None:
+    """Export ADP trajectories to a training format."""
+    if to not in adp.exporter_names():
+        _fail(f"no exporter named {to!r}; known: {', '.join(adp.exporter_names())}")
+    try:
+        with _progress(f"export {to}") as tick:
+            summary = adp.export_file(to, input, output, dataset=dataset, progress=tick)
+    except (FileNotFoundError, adp.InputFormatError, ValueError) as e:
+        _fail(str(e))
+    _finish(summary)
+
+
+@app.command()
+def validate(
+    path: Path = typer.Argument(..., help="An ADP file, a dataset folder, or a folder of them."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Tool registry to check against."),
+) -> None:
+    """Validate schema, tool names, ids and turn counts; exit 1 on any error."""
+    try:
+        report = adp.validate_path(path, dataset)
+    except FileNotFoundError as e:
+        _fail(str(e))
+    table = Table(title="ADP validation")
+    for col in ("dataset", "trajectories", "exports", "errors"):
+        table.add_column(col)
+    for d in report.datasets:
+        table.add_row(
+            d.dataset,
+            str(d.rows),
+            ", ".join(d.exports) or "-",
+            "[green]0[/green]" if d.ok else f"[red]{d.errors}[/red]",
+        )
+    console.print(table)
+    for d in report.datasets:
+        if not d.ok:
+            for line in d.lines():
+                console.print(line, markup=False, highlight=False)
+    if not report.ok:
+        console.print(f"[red]{report.errors} error(s)[/red]")
+        raise typer.Exit(1)
+    console.print("[green]all checks passed[/green]")
+
+
+@app.command()
+def stats(
+    path: Path = typer.Argument(..., help="An ADP file or a folder of them."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Statistics per dataset: trajectories, turns, actions, tools, languages."""
+    try:
+        result = adp.stats(path)
+    except FileNotFoundError as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title="ADP statistics")
+    for col in ("dataset", "traj", "mean items", "max", "actions", "obs", "finished", "top functions", "languages"):
+        table.add_column(col)
+    for name, s in result.items():
+        table.add_row(
+            name,
+            f"{s['trajectories']:,}",
+            f"{s['mean_items']:.1f}",
+            str(s["max_items"]),
+            f"{s['actions']:,}",
+            f"{s['observations']:,}",
+            f"{s['finished']:,}",
+            ", ".join(f"{k}:{v}" for k, v in list(s["functions"].items())[:4]),
+            ", ".join(f"{k}:{v}" for k, v in s["languages"].items()),
+        )
+    Console().print(table)
+
+
+@app.command()
+def mix(
+    inputs: List[str] = typer.Argument(..., help="Inputs as NAME=PATH (or PATH, named by its folder)."),
+    weights: str = typer.Option("", "--weights", "-w", help="Sampling weights, e.g. a=2,b=0.01."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output: .jsonl, .jsonl.gz or .parquet."),
+    seed: int = typer.Option(0, help="Random seed for fractional weights."),
+    tag: bool = typer.Option(False, "--tag", help="Record the input name in details['mix_source']."),
+) -> None:
+    """Mix ADP datasets with sampling weights (2 doubles, 0.01 keeps 1 in 100)."""
+    try:
+        named = adp.name_inputs(inputs)
+        w = adp.parse_weights(weights)
+        with _progress("mix") as tick:
+            summary = adp.mix(named, w, output, seed=seed, tag_source=tag, progress=tick)
+    except (FileNotFoundError, adp.InputFormatError, ValueError) as e:
+        _fail(str(e))
+    _finish(summary)
+
+
+@app.command("list")
+def list_() -> None:
+    """List converters, exporters and tool registries."""
+    typer.echo("converters: " + ", ".join(adp.converter_names()))
+    typer.echo("exporters:  " + ", ".join(adp.exporter_names()))
+    typer.echo("tools:      " + ", ".join(adp.toolset_names()))
