@@ -13,7 +13,7 @@ runner = CliRunner()
 def test_help_lists_the_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for cmd in ("info", "generate", "score", "demo"):
+    for cmd in ("info", "generate", "score", "check", "demo", "adp", "agent", "emergence"):
         assert cmd in result.output
 
 
@@ -56,9 +56,20 @@ def test_missing_model_file_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.model
-def test_demo_writes_a_run_record(tmp_path):
-    out = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--out", str(out)])
+def test_demo_plays_a_textworld_game_and_records_it(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--max-steps", "3"])
+    assert result.exit_code == 0, result.output
+    assert "turn  1" in result.output and "Run record:" in result.output
+    [run] = list(tmp_path.iterdir())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["fold"]["episodes"] == 1 and 1 <= metrics["fold"]["mean_steps"] <= 3
+    assert (run / "trajectories.jsonl").is_file() and (run / "prompt_tokens.png").is_file()
+
+
+@pytest.mark.model
+def test_check_writes_a_run_record(tmp_path):
+    out = tmp_path / "check"
+    result = runner.invoke(app, ["check", "--out", str(out)])
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["json_valid_rate"] == 1.0  # constrained decoding always parses

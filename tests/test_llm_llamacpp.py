@@ -89,3 +89,11 @@ def test_model_is_loaded_once_and_shared_by_threads(embedded_llm):
 def test_explicit_gguf_path(embedded_llm):
     llm = LlamaCppLLM(model_path=embedded_llm.model_path)
     assert llm.count_tokens("hello world") == embedded_llm.count_tokens("hello world")
+
+
+def test_json_properties_come_in_schema_order(embedded_llm):
+    schema = {"type": "object", "properties": {"thinking": {"type": "string", "maxLength": 30},
+                                                "action": {"enum": ["go north", "go south"]}},
+              "required": ["thinking", "action"]}
+    [c] = embedded_llm.generate("Decide, as JSON:\n", json_schema=schema, temperature=0.8, seed=2, max_tokens=60)
+    assert c.text.index('"thinking"') < c.text.index('"action"')

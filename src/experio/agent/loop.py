@@ -125,7 +125,8 @@ def describe_tools(env: Environment) -> str:
 
 
 def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
-                config: AgentConfig | None = None) -> EpisodeResult:
+                config: AgentConfig | None = None, on_turn=None) -> EpisodeResult:
+    """Run one episode. `on_turn(turn, action, observation, result)` is called after each step."""
     config = config or AgentConfig()
     t0 = time.perf_counter()
     step = env.reset(task)
@@ -142,7 +143,7 @@ def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
     for turn in range(1, config.max_steps + 1):
         last_turn = turn == config.max_steps
         schema = response_schema(context, turn, step, last_turn, answers, config.constrain_fold)
-        response, problems = None, []
+        response, problems, raw = None, [], ""
         for attempt in range(config.retries + 1):
             prompt = build_prompt(goal, tools, context, turn, config.max_steps, step, last_turn, answers, config, problems)
             if attempt == 0:
@@ -152,7 +153,7 @@ def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
                 response = llm.generate(prompt, max_tokens=400, temperature=config.temperature,
                                         seed=seed, json_schema=schema)[0].parsed
             except SchemaMismatchError as e:
-                problems, response = [f"response was not valid JSON for the schema ({e})"], None
+                problems, response, raw = [f"response was not valid JSON for the schema ({e})"], None, e.text
                 result.retries += attempt < config.retries
                 continue
             directive = response.get("fold")
@@ -172,11 +173,13 @@ def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
         if response is None:  # unusable even after retries: the turn is lost
             result.invalid_actions += 1
             observation = "Your response could not be read. Respond with the JSON asked for."
-            content.append(MessageAction(content="(unreadable response)", description=None))
+            content.append(MessageAction(content=raw or "(empty response)", description="unreadable: " + "; ".join(problems)))
             content.append(TextObservation(source="environment", content=observation))
             context.record(turn, Interaction(turn, "", "(none)", observation), directive)
             result.steps = turn
             rewards.append(0.0)
+            if on_turn:
+                on_turn(turn, "(unreadable response)", observation, result)
             continue
 
         if "answer" in response:  # last turn of an answering environment
@@ -206,6 +209,8 @@ def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
         rewards.append(step.reward)
         result.reward += step.reward
         result.steps = turn
+        if on_turn:
+            on_turn(turn, action, observation, result)
         if step.success or step.done:
             result.success = step.success
             break

@@ -55,6 +55,7 @@ def run_agent(
     env_options: dict[str, Any] | None = None,
     progress: bool = True,
     on_episode=None,
+    on_turn=None,
 ) -> dict[str, Any]:
     """Run every task with one context manager; return the folder's metrics.
 
@@ -83,7 +84,7 @@ def run_agent(
     try:
         with TrajectoryWriter(out / "trajectories.jsonl") as writer, _progress(progress, len(tasks), len(tasks) - len(todo)) as bar:
             for task in todo:
-                result = run_episode(llm, env, task, make_context(context), config)
+                result = run_episode(llm, env, task, make_context(context), config, on_turn=on_turn)
                 writer.write(result.trajectory)
                 bar(result)
                 if on_episode:

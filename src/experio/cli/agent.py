@@ -49,7 +49,9 @@ def run(
     tasks: str = typer.Option("5", "--tasks", help="A number of seeded tasks, or a JSONL task file."),
     context: str = typer.Option("fold", "--context", help="react (full history) or fold (AgentFold)."),
     max_steps: int = typer.Option(40, "--max-steps", min=1),
-    seed: int = typer.Option(0, help="First task seed (and the sampling seed)."),
+    seed: int = typer.Option(0, help="First task seed."),
+    sample_seed: Optional[int] = typer.Option(
+        None, "--sample-seed", help="Seed sampling too: reproducible text, but llama.cpp then re-reads the whole prompt each turn (slower)."),
     temperature: float = typer.Option(0.7),
     setting: list[str] = typer.Option([], "--setting", help="Task setting key=value, e.g. quest_length=10 (repeatable)."),
     out: Path = typer.Option(..., "--out", help="Run folder, e.g. runs/tw-fold."),
@@ -66,7 +68,7 @@ def run(
         fail(f"--context must be react or fold, got {context!r}")
     task_list = resolve_tasks(env, tasks, seed, parse_settings(setting))
     backend = open_llm(llm, model, base_url)
-    config = AgentConfig(max_steps=max_steps, temperature=temperature, seed=seed)
+    config = AgentConfig(max_steps=max_steps, temperature=temperature, seed=sample_seed)
     try:
         metrics = run_agent(backend, env, task_list, context, out, config=config, resume=resume)
     except (RunFolderError, EnvError) as e:

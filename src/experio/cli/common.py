@@ -36,5 +36,5 @@ def open_llm(llm: Optional[str], model: Optional[str], base_url: Optional[str]) 
 
 
 def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {message}")
+    err_console.print(f"[bold red]error:[/bold red] {message}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)

@@ -1,4 +1,8 @@
-"""`experio emergence analyze CSV... --out runs/NAME`: a thin layer over analyze_groups."""
+"""`experio emergence analyze` and `experio emergence game`: thin layers over the library.
+
+    experio emergence analyze runs/game/plain runs/game/tom --out runs/emergence-1
+    experio emergence game --agents 10 --groups 10 --condition plain --condition tom --out runs/game
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from experio.emergence import MEASURES, EmergenceError, analyze_groups
+from experio.llm import LLMError
+
+from .common import BaseUrlOption, LLMOption, ModelOption, open_llm
 
 app = typer.Typer(help="Information-theoretic emergence measures (Psi, PID synergy, I3) for multi-agent logs.")
 console = Console(stderr=True)
@@ -18,7 +25,7 @@ console = Console(stderr=True)
 
 @app.callback()
 def _group() -> None:
-    """Information-theoretic emergence measures for multi-agent logs (`analyze`; `game` comes with the LLM layer)."""
+    """Information-theoretic emergence measures for multi-agent logs (`analyze`) and the group guessing game (`game`)."""
 
 
 def _expand(item: str) -> list[Path]:
@@ -70,4 +77,72 @@ def analyze(
     for c, s in report.conditions.items():
         console.print(f"{c}: {s.n_groups} groups, capacity {s.mean['capacity']:.3f} bits, psi {s.mean['psi']:.3f}, "
                       f"beat row/shift null {s.share_significant['capacity']['row']:.0%}/{s.share_significant['capacity']['shift']:.0%}")
+    console.print(f"wrote {paths['report']}")
+
+
+@app.command()
+def game(
+    out: Path = typer.Option(..., "--out", help="Run folder: <condition>/group_XXX.csv, trajectories.jsonl, groups.jsonl, report.md."),
+    agents: int = typer.Option(10, "--agents", help="Agents per group (paper: 10)."),
+    groups: int = typer.Option(10, "--groups", help="Groups per condition (paper: 200)."),
+    condition: list[str] = typer.Option([], "--condition", "-c", help="plain, persona or tom (repeatable; default: all three)."),
+    rounds: int = typer.Option(20, "--rounds", help="At most this many rounds (paper: 20)."),
+    temperature: float = typer.Option(1.0, help="Sampling temperature (paper: 1.0)."),
+    seed: int = typer.Option(0, help="Seed of targets and personas (and of every call with --seed-calls)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a run folder: finished groups are skipped."),
+    workers: int = typer.Option(4, help="Groups played in parallel threads (llamacpp queues calls; servers gain)."),
+    prompt_style: str = typer.Option("auto", help="auto, completion (base models) or chat (FINAL GUESS parsed)."),
+    constrain: str = typer.Option("retry", help="retry: invalid answers are asked again constrained; always; never."),
+    reasoning_tokens: int = typer.Option(0, help="Completion style: a short 'Thinking:' line of at most this many tokens first."),
+    seed_calls: bool = typer.Option(False, "--seed-calls", help="Seed every model call (reproducible text; slower on llamacpp)."),
+    shuffles: int = typer.Option(200, help="Surrogates per null in the analysis."),
+    measure: str = typer.Option("imin", help=f"PID redundancy measure of the analysis: {', '.join(MEASURES)}."),
+    llm: Optional[str] = LLMOption,
+    model: Optional[str] = ModelOption,
+    base_url: Optional[str] = BaseUrlOption,
+) -> None:
+    """Play the group guessing game (Riedl 2025) with any LLM, then analyse it: success per condition and every measure."""
+    from experio.emergence.game import CONDITIONS, GameConfig, play_groups, read_records
+    from experio.emergence.game_report import report_game, success_table
+
+    conditions = condition or list(CONDITIONS)
+    try:
+        config = GameConfig(n_agents=agents, rounds=rounds, temperature=temperature, prompt_style=prompt_style,
+                            constrain=constrain, reasoning_tokens=reasoning_tokens, seed_calls=seed_calls)
+        bad = [c for c in conditions if c not in CONDITIONS]
+        if bad:
+            raise EmergenceError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITIONS)}.")
+    except EmergenceError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(code=2) from None
+    lm = open_llm(llm, model, base_url)
+    wins = {c: [0, 0] for c in conditions}
+    try:
+        with Progress(TextColumn("[bold]game"), BarColumn(), TextColumn("{task.completed}/{task.total} groups"),
+                      TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console) as bar:
+            task = bar.add_task("", total=None)
+
+            def on_group(rec) -> None:
+                wins[rec.condition][0] += rec.success
+                wins[rec.condition][1] += 1
+                bar.update(task, advance=1, description="  ".join(f"{c} {w}/{n} won" for c, (w, n) in wins.items()))
+
+            finished = {(r.condition, r.group) for r in read_records(out)} if resume else set()
+            todo = sum((c, f"group_{g:03d}") not in finished for c in conditions for g in range(groups))
+            bar.update(task, total=todo)
+            run = play_groups(lm, out, groups=groups, conditions=conditions, config=config, seed=seed,
+                              workers=workers, resume=resume, on_group=on_group)
+        console.print(f"played {run.played_now} group(s); {len(run.records)} finished in {out}")
+        with console.status("Analysing..."):
+            paths = report_game(out, shuffles=shuffles, measure=measure, seed=seed)
+    except EmergenceError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(code=2) from None
+    except LLMError as e:
+        console.print(f"[red]error:[/red] the language model failed: {e}")
+        console.print(f"finished groups are kept; rerun with --resume to continue {out}")
+        raise typer.Exit(code=1) from None
+    for t in success_table(run.records, agents):
+        console.print(f"{t['condition']}: {t['wins']}/{t['groups']} groups won ({t['success_rate']:.0%}), "
+                      f"{t['retried']} retried / {t['clamped']} clamped / {t['invalid']} invalid answers of {t['answers']}")
     console.print(f"wrote {paths['report']}")

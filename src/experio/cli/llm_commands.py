@@ -97,24 +97,45 @@ def score(
     console.print(table)
 
 
-def demo(
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder for config, metrics and report."),
+def check(
+    out: Path = typer.Option(Path("runs/check"), "--out", help="Run folder for config, metrics and report."),
     llm: Optional[str] = LLMOption,
     model: Optional[str] = ModelOption,
     base_url: Optional[str] = BaseUrlOption,
 ) -> None:
-    """The main job: a short real run of generation, constrained output, scoring and retrieval."""
-    from .demo import run_demo
+    """Check a model: generation, constrained output, scoring and retrieval against known answers."""
+    from .check import run_check
 
     backend = open_llm(llm, model, base_url)
     try:
-        run_demo(backend, out, console=console)
+        run_check(backend, out, console=console)
     except LLMError as e:
         fail(str(e))
 
 
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Parent folder; each demo run gets a timestamped folder in it."),
+    max_steps: int = typer.Option(12, "--max-steps", min=1),
+    seed: int = typer.Option(1, help="Game seed."),
+    context: str = typer.Option("fold", help="fold (AgentFold) or react (full history)."),
+    llm: Optional[str] = LLMOption,
+    model: Optional[str] = ModelOption,
+    base_url: Optional[str] = BaseUrlOption,
+) -> None:
+    """The main job: an agent plays a TextWorld game on the embedded model, recorded as a run."""
+    from experio.envs import EnvError
+
+    from .demo import run_demo
+
+    backend = open_llm(llm, model, base_url)
+    try:
+        run_demo(backend, out, console=console, max_steps=max_steps, seed=seed, context=context)
+    except (LLMError, EnvError) as e:
+        fail(str(e))
+
+
 def register(app: typer.Typer) -> None:
-    for command in (info, generate, score, demo):
+    for command in (info, generate, score, check, demo):
         app.command()(command)
 
 

@@ -171,7 +171,8 @@ class BaseLLM:
 def parse_json_output(text: str, schema: dict) -> Any:
     """Parse `text` as JSON and validate it against `schema`, or raise SchemaMismatchError."""
     try:
-        value = json.loads(text)
+        # strict=False: grammars let raw newlines into strings; they are harmless there.
+        value = json.loads(text, strict=False)
     except json.JSONDecodeError as e:
         raise SchemaMismatchError(
             f"model output is not valid JSON ({e.msg} at char {e.pos}); output was {text[:200]!r}. "

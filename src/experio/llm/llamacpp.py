@@ -82,7 +82,8 @@ class LlamaCppLLM(BaseLLM):
 
     # -- generation -----------------------------------------------------------------------
     def _complete(self, text: str, params: GenerationParams, json_schema: dict | None) -> Completion:
-        grammar = _grammar(json.dumps(json_schema, sort_keys=True)) if json_schema else None
+        # Key order is kept: the grammar emits properties in schema order (reasoning before action).
+        grammar = _grammar(json.dumps(json_schema)) if json_schema else None
         with self._lock:
             if params.seed is not None:
                 # Same seed, same text: llama.cpp's logits for a cached prompt differ in the last
