@@ -5,8 +5,8 @@
 2. JSON-schema constrained vs free generation on the same prompt.
 3. `score` tokens/s, llamacpp vs hf.
 
-Rounds alternate between the two sides so that background load hits both alike; the table
-reports medians over rounds.
+Rounds alternate between the two sides (and which goes first) so that background load hits
+both alike; the table reports medians over rounds.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ def main() -> None:
 
     run_experio(), run_direct()  # warm-up
     rates = {"experio": [], "direct": []}
-    for _ in range(args.rounds):
-        for name, fn in (("direct", run_direct), ("experio", run_experio)):
+    sides = [("direct", run_direct), ("experio", run_experio)]
+    for r in range(args.rounds):
+        for name, fn in (sides if r % 2 == 0 else sides[::-1]):  # alternate who goes first
             n, dt = timed(fn)
             rates[name].append(n / dt)
     exp, base = statistics.median(rates["experio"]), statistics.median(rates["direct"])
