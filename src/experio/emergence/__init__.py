@@ -11,7 +11,14 @@ Language Models"). See docs/emergence.md.
     >>> x1, x2 = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
     >>> pid(x1, x2, x1 & x2, measure="imin")["synergy"]
     0.5
+
+The group guessing game that produces such logs with any `experio.llm` backend lives in
+`experio.emergence.game` (`play_groups`, `GameConfig`) and `experio.emergence.game_report`
+(`report_game`); they are loaded on first use, so the measures alone do not import the LLM layer.
 """
+
+from importlib import import_module
+from typing import Any
 
 from .analyze import (
     ConditionSummary,
@@ -38,7 +45,21 @@ from .info import (
 )
 from .pid import ATOMS, MEASURES, pid, pid_distribution
 
+_LAZY = {
+    "CONDITIONS": "game", "GameConfig": "game", "GameRun": "game", "GroupRecord": "game",
+    "play_group": "game", "play_groups": "game", "parse_final_guess": "game", "read_records": "game",
+    "report_game": "game_report", "Persona": "personas", "assign_personas": "personas",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    *_LAZY,
     "ATOMS",
     "ESTIMATORS",
     "MEASURES",
