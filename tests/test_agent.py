@@ -224,3 +224,13 @@ def test_constrained_fold_schema_admits_only_valid_directives():
             jsonschema.validate({**ok, "fold": {"range": bad_range, "summary": "s"}}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**ok, "action": "fly"}, schema)
+
+
+def test_guidance_is_asked_once_with_the_goal_and_shown_every_turn():
+    seen = []
+    llm = ScriptedLLM(replies=[json.dumps({"thinking": "e", "action": "go east"})] * 3)
+    r = run_episode(llm, Corridor(), TASK, ReActContext(), AgentConfig(max_steps=5),
+                    guidance=lambda goal: seen.append(goal) or "Memory: walking east worked before.")
+    assert seen == ["Reach room 3."] and r.success
+    assert all("Memory: walking east worked before." in p for p in llm.prompts)
+    assert r.trajectory.details["goal"] == "Reach room 3."

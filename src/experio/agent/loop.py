@@ -99,8 +99,11 @@ def response_schema(context: ContextManager, turn: int, step: Step, last_turn: b
 
 
 def build_prompt(task_goal: str, tools: str, context: ContextManager, turn: int, max_turns: int,
-                 step: Step, last_turn: bool, answers: bool, config: AgentConfig, problems: list[str]) -> str:
+                 step: Step, last_turn: bool, answers: bool, config: AgentConfig, problems: list[str],
+                 advice: str = "") -> str:
     parts = [prompts.HEADER.format(goal=task_goal, tools=tools)]
+    if advice:
+        parts.append(advice.rstrip() + "\n")
     parts.append(prompts.HISTORY[context.name].format(history=context.render()))
     if step.admissible and not (last_turn and answers):
         shown = list(step.admissible)[: config.max_admissible_shown]
@@ -125,14 +128,20 @@ def describe_tools(env: Environment) -> str:
 
 
 def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
-                config: AgentConfig | None = None, on_turn=None) -> EpisodeResult:
-    """Run one episode. `on_turn(turn, action, observation, result)` is called after each step."""
+                config: AgentConfig | None = None, on_turn=None, guidance=None) -> EpisodeResult:
+    """Run one episode.
+
+    `on_turn(turn, action, observation, result)` is called after each step. `guidance(goal)`
+    returns text put in every prompt after the goal (e.g. memory items retrieved for this
+    task); it is called once, after `reset`, when the goal is known.
+    """
     config = config or AgentConfig()
     t0 = time.perf_counter()
     step = env.reset(task)
     answers = bool(getattr(env, "answers", False))
     tools = describe_tools(env)
     goal = step.info.get("goal") or task.name
+    advice = guidance(goal) if guidance else ""
     context.reset(goal, tools)
     result = EpisodeResult(task_id=task.id, context=context.name, success=False, reward=0.0, steps=0)
     content: list[Any] = [TextObservation(source="user", content=goal),
@@ -145,7 +154,8 @@ def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
         schema = response_schema(context, turn, step, last_turn, answers, config.constrain_fold)
         response, problems, raw = None, [], ""
         for attempt in range(config.retries + 1):
-            prompt = build_prompt(goal, tools, context, turn, config.max_steps, step, last_turn, answers, config, problems)
+            prompt = build_prompt(goal, tools, context, turn, config.max_steps, step, last_turn, answers, config,
+                                  problems, advice)
             if attempt == 0:
                 result.prompt_tokens.append(llm.count_tokens(prompt))
             seed = None if config.seed is None else config.seed * 1000 + turn * 10 + attempt
@@ -223,6 +233,7 @@ def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
         "invalid_actions": str(result.invalid_actions), "invalid_directives": str(result.invalid_directives),
         "directive_repairs": str(result.directive_repairs), "retries": str(result.retries), "seconds": str(result.seconds),
         "fold_directives": json.dumps(directives), "llm": getattr(llm, "name", type(llm).__name__),
+        "goal": goal,
     }
     result.trajectory = Trajectory(id=f"{context.name}/{task.id}", content=content, details=details)
     return result

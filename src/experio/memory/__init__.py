@@ -1,0 +1,57 @@
+"""`experio.memory`: ReasoningBank's memory (store, retrieve, judge, extract) and MaTTS prompts.
+
+Implements the storage and extraction half of "ReasoningBank: Scaling Agent Self-Evolving with
+Reasoning Memory" (Ouyang et al., arXiv 2509.25140): experiences judged success or failure,
+memory items distilled from both, append-only consolidation, and retrieval of the most similar
+past task's items by cosine similarity of task queries.
+
+    >>> from experio.embed import load_embedder                                # doctest: +SKIP
+    >>> from experio.llm import load_llm                                       # doctest: +SKIP
+    >>> from experio.memory import (MemoryBank, Experience, judge, extract_items,
+    ...                             trajectory_to_text, format_memory_items)   # doctest: +SKIP
+    >>> llm, emb, bank = load_llm(), load_embedder(), MemoryBank("runs/rb/memory.db")  # doctest: +SKIP
+    >>> hits = bank.retrieve(emb.embed([query])[0], k=1)                       # doctest: +SKIP
+    >>> prompt_memory = format_memory_items([i for h in hits for i in h.items])  # doctest: +SKIP
+    >>> # ... run the task, then:
+    >>> text = trajectory_to_text(result.trajectory)                           # doctest: +SKIP
+    >>> verdict = judge(llm, query, text)                                      # doctest: +SKIP
+    >>> found = extract_items(llm, query, text, success=verdict.success)       # doctest: +SKIP
+    >>> bank.store(Experience(task.id, query, emb.embed([query])[0], verdict.status,
+    ...                       verdict.rationale, run_path, trajectory_id), found.items)  # doctest: +SKIP
+
+Modules: `store` (MemoryBank), `records` (Experience, MemoryItem, Retrieved), `parse`
+(parse_memory_items, parse_judgement, parse_selection), `prompts` (templates), `extract`
+(trajectory_to_text, judge, extract_items, extract_contrast, select_best, refine_prompt).
+"""
+
+from .errors import MemoryBankError, MemoryParseError
+from .extract import (
+    EXTRACT_TEMPERATURE,
+    JUDGE_TEMPERATURE,
+    MAX_CONTRAST_ITEMS,
+    MAX_ITEMS,
+    ExtractionResult,
+    contrast_prompt,
+    extract_contrast,
+    extract_items,
+    extraction_prompt,
+    judge,
+    judge_prompt,
+    refine_prompt,
+    select_best,
+    select_prompt,
+    trajectory_to_text,
+)
+from .parse import Judgement, Selection, format_memory_items, parse_judgement, parse_memory_items, parse_selection
+from .records import STATUSES, Experience, MemoryItem, Retrieved
+from .store import APPLICATION_ID, DEFAULT_DIM, SCHEMA_VERSION, ImportSummary, MemoryBank
+
+__all__ = [
+    "APPLICATION_ID", "DEFAULT_DIM", "EXTRACT_TEMPERATURE", "JUDGE_TEMPERATURE", "MAX_CONTRAST_ITEMS",
+    "MAX_ITEMS", "SCHEMA_VERSION", "STATUSES",
+    "Experience", "ExtractionResult", "ImportSummary", "Judgement", "MemoryBank", "MemoryBankError",
+    "MemoryItem", "MemoryParseError", "Retrieved", "Selection",
+    "contrast_prompt", "extract_contrast", "extract_items", "extraction_prompt", "format_memory_items",
+    "judge", "judge_prompt", "parse_judgement", "parse_memory_items", "parse_selection", "refine_prompt",
+    "select_best", "select_prompt", "trajectory_to_text",
+]

@@ -1,0 +1,190 @@
+"""Prompt templates for ReasoningBank's judge and extractors and for MaTTS (our own wording).
+
+The embedded model is a small base model, so every prompt is completion-style: a short
+instruction, one worked example in exactly the form the answer must take, then the case at
+hand, ending where the answer starts. Instruction-tuned models read the same prompts fine.
+
+Placeholders: {task} the task's query, {trajectory} the text of `trajectory_to_text`,
+{max_items} the item limit, {trajectories} numbered trajectory texts, {n} their number.
+"""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------------- shared example
+EXAMPLE_TASK = "put a clean mug on the kitchen table"
+EXAMPLE_SUCCESS = """Start: You are in the hallway. Exits: north, east.
+1. go(direction="north") -> You are in the kitchen. You see a sink and a cupboard.
+2. open(target="cupboard") -> Inside the cupboard: a dirty mug.
+3. take(obj="mug") -> You take the dirty mug.
+4. clean(obj="mug", tool="sink") -> The mug is clean now.
+5. put(obj="mug", target="table") -> You put the clean mug on the table. Task complete.
+Final state: You put the clean mug on the table. Task complete."""
+EXAMPLE_FAILURE = """Start: You are in the hallway. Exits: north, east.
+1. go(direction="east") -> You are in the study. You see a desk.
+2. examine(target="desk") -> A plain wooden desk.
+3. examine(target="desk") -> A plain wooden desk.
+4. go(direction="west") -> You are in the hallway. Exits: north, east.
+5. go(direction="east") -> You are in the study. You see a desk.
+Final state: You are in the study. You see a desk. (step budget used up)"""
+
+# ---------------------------------------------------------------------- judge
+JUDGE = """You judge whether an agent completed its task. Read the task, the agent's actions with what it saw, and the final state. Give a short rationale, then a last line "Status: success" or "Status: failure". Success means the final state shows the task done, not that the agent tried.
+
+### Case
+Task: {example_task}
+Trajectory:
+{example_success}
+Rationale: The agent found the mug, cleaned it and put it on the table; the final state confirms it.
+Status: success
+
+### Case
+Task: {example_task}
+Trajectory:
+{example_failure}
+Rationale: The agent went back and forth and examined the same desk twice; it never found a mug.
+Status: failure
+
+### Case
+Task: {task}
+Trajectory:
+{trajectory}
+Rationale:"""
+
+JUDGE_SCHEMA_SUFFIX = "\nAnswer as JSON with a short rationale and the status.\nJSON: "
+JUDGE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "rationale": {"type": "string", "maxLength": 300},
+        "status": {"enum": ["success", "failure"]},
+    },
+    "required": ["rationale", "status"],
+    "additionalProperties": False,
+}
+
+# ---------------------------------------------------------------------- extraction
+_RULES = """Rules: at most {max_items} items. Each item has a title (a short name for the strategy), a description (one sentence) and content (one to three sentences). Write general strategies that help on other, similar tasks: no website, place or product names, no exact queries and no literal strings copied from this task."""
+
+EXTRACT_SUCCESS = """The agent below completed its task. Work out why it succeeded and write the reasoning that made it work as reusable memory items.
+""" + _RULES + """
+
+### Case
+Task: {example_task}
+Trajectory:
+{example_success}
+Memory items:
+{example_success_items}
+
+### Case
+Task: {task}
+Trajectory:
+{trajectory}
+Memory items:
+"""
+
+EXTRACT_FAILURE = """The agent below failed its task. Reflect on why it failed: what went wrong and what should have been done instead. Write the lessons and the strategies that prevent this failure as memory items.
+""" + _RULES + """
+
+### Case
+Task: {example_task}
+Trajectory:
+{example_failure}
+Memory items:
+{example_failure_items}
+
+### Case
+Task: {task}
+Trajectory:
+{trajectory}
+Memory items:
+"""
+
+# Example items, rendered as Markdown or JSON to match the requested answer form.
+EXAMPLE_SUCCESS_ITEMS = [
+    {"title": "Search containers for the target object",
+     "description": "When an object is not in sight, open the containers of the room where it belongs.",
+     "content": "Objects are often stored out of view. Go to the room the object belongs in and open "
+                "cupboards or boxes there before searching elsewhere."},
+    {"title": "Meet every condition before placing",
+     "description": "Bring an object into the required condition before putting it at its destination.",
+     "content": "If the task asks for an object in a certain state, change its state first and place it last, "
+                "so the final action completes the task."},
+]
+EXAMPLE_FAILURE_ITEMS = [
+    {"title": "Avoid repeating actions without new information",
+     "description": "Repeating the same action on the same thing wastes the step budget.",
+     "content": "If an action gave nothing new, do not repeat it. Mark that place as searched and move on to "
+                "a room you have not explored yet."},
+    {"title": "Go where the object is likely to be",
+     "description": "Choose rooms by where the target is usually kept instead of wandering.",
+     "content": "Before moving, ask which room normally holds the object. Search there first and only then "
+                "widen the search."},
+]
+
+ITEMS_SCHEMA_SUFFIX = "(as JSON)\n"
+
+
+def items_schema(max_items: int) -> dict:
+    """JSON schema for constrained extraction output: {"items": [{title, description, content}]}."""
+    return {
+        "type": "object",
+        "properties": {
+            "items": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": max_items,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "title": {"type": "string", "minLength": 3, "maxLength": 80},
+                        "description": {"type": "string", "minLength": 10, "maxLength": 200},
+                        "content": {"type": "string", "minLength": 10, "maxLength": 400},
+                    },
+                    "required": ["title", "description", "content"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "required": ["items"],
+        "additionalProperties": False,
+    }
+
+
+# ---------------------------------------------------------------------- MaTTS
+CONTRAST = """The agent tried the same task {n} times. Compare the attempts: find the patterns that consistently led to success and the mistakes that led to failure, and write them as memory items (strategies to follow and mistakes to prevent).
+Rules: at most {max_items} items. Each item has a title (a short name for the strategy), a description (one sentence) and content (one to three sentences). Write general strategies that help on other, similar tasks: no website, place or product names, no exact queries and no literal strings copied from this task.
+
+Task: {task}
+
+{trajectories}
+
+Memory items:
+"""
+
+SELECT = """The agent tried the same task {n} times. Choose the best attempt. Judge each by: progress toward the goal (most important), efficiency (fewer steps), no loops or repeated actions, no errors or invalid actions. Give a short rationale, then a last line "Best: <number>".
+
+Task: {task}
+
+{trajectories}
+
+Rationale:"""
+
+SELECT_SCHEMA_SUFFIX = "\nAnswer as JSON with a short rationale and the number of the best attempt.\nJSON: "
+
+
+def select_schema(n: int) -> dict:
+    return {
+        "type": "object",
+        "properties": {"rationale": {"type": "string", "maxLength": 300}, "best": {"enum": list(range(n))}},
+        "required": ["rationale", "best"],
+        "additionalProperties": False,
+    }
+
+
+# Sequential MaTTS: appended to the agent's context after a finished attempt (k-1 times).
+REFINE = """You have finished an attempt at this task. Before answering again, re-examine your earlier reasoning and actions step by step. Look for steps that contradict the goal or each other, actions that were wasted or repeated, and conclusions that the observations do not support. Correct what is wrong and state the corrected plan. If everything holds, say so and confirm your answer."""
+
+REFINE_NOTE = """Task: {task}
+Previous attempt:
+{trajectory}
+Re-examination:
+"""
