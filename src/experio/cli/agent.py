@@ -54,6 +54,9 @@ def run(
         None, "--sample-seed", help="Seed sampling too: reproducible text, but llama.cpp then re-reads the whole prompt each turn (slower)."),
     temperature: float = typer.Option(0.7),
     setting: list[str] = typer.Option([], "--setting", help="Task setting key=value, e.g. quest_length=10 (repeatable)."),
+    constrain_fold: bool = typer.Option(
+        True, "--constrain-fold/--free-fold",
+        help="Let the schema admit only valid fold ranges (default), or any [int, int] left to validation and repair."),
     out: Path = typer.Option(..., "--out", help="Run folder, e.g. runs/tw-fold."),
     resume: bool = typer.Option(False, "--resume", help="Skip episodes already in the run folder."),
     llm: Optional[str] = LLMOption,
@@ -68,7 +71,7 @@ def run(
         fail(f"--context must be react or fold, got {context!r}")
     task_list = resolve_tasks(env, tasks, seed, parse_settings(setting))
     backend = open_llm(llm, model, base_url)
-    config = AgentConfig(max_steps=max_steps, temperature=temperature, seed=sample_seed)
+    config = AgentConfig(max_steps=max_steps, temperature=temperature, seed=sample_seed, constrain_fold=constrain_fold)
     try:
         metrics = run_agent(backend, env, task_list, context, out, config=config, resume=resume)
     except (RunFolderError, EnvError) as e:
