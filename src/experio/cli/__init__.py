@@ -25,7 +25,7 @@ app = typer.Typer(
 _register_llm_commands(app)
 
 # Sub-apps of the other layers, mounted as `experio NAME ...`.
-for _name in ("adp", "agent", "emergence"):
+for _name in ("adp", "agent", "emergence", "memory"):
     try:
         _module = importlib.import_module(f"{__name__}.{_name}")
     except ModuleNotFoundError as e:  # a layer not built yet; anything else is a real error

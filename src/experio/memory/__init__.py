@@ -19,9 +19,16 @@ past task's items by cosine similarity of task queries.
     >>> bank.store(Experience(task.id, query, emb.embed([query])[0], verdict.status,
     ...                       verdict.rationale, run_path, trajectory_id), found.items)  # doctest: +SKIP
 
+The loop (`loop.MemoryLoop`, `runner.run_memory`) runs ReasoningBank, its baselines (no memory,
+Synapse-style trajectories, AWM-style workflows) and MaTTS (`matts`) over a task stream:
+
+    >>> run_memory(llm, "textworld", tasks, "reasoningbank", "runs/rb", matts="parallel:3")  # doctest: +SKIP
+
 Modules: `store` (MemoryBank), `records` (Experience, MemoryItem, Retrieved), `parse`
 (parse_memory_items, parse_judgement, parse_selection), `prompts` (templates), `extract`
-(trajectory_to_text, judge, extract_items, extract_contrast, select_best, refine_prompt).
+(trajectory_to_text, judge, extract_items, extract_contrast, select_best, refine_prompt),
+`baselines` (trajectory_item, induce_workflow), `loop` (MemoryLoop, MemorySettings), `matts`
+(solve_parallel, solve_sequential), `runner` (run_memory), `report` (write_report).
 """
 
 from .errors import MemoryBankError, MemoryParseError
@@ -45,6 +52,23 @@ from .extract import (
 from .parse import Judgement, Selection, format_memory_items, parse_judgement, parse_memory_items, parse_selection
 from .records import STATUSES, Experience, MemoryItem, Retrieved
 from .store import APPLICATION_ID, DEFAULT_DIM, SCHEMA_VERSION, ImportSummary, MemoryBank
+from .baselines import induce_workflow, parse_workflow, trajectory_item, workflow_prompt
+from .loop import (
+    DEFAULT_TOP_K,
+    JUDGES,
+    MATTS_MODES,
+    METHODS,
+    MemoryLoop,
+    MemorySettings,
+    Rollout,
+    TaskOutcome,
+    Verdict,
+    items_used,
+    parse_matts,
+)
+from .matts import reexamine, solve_parallel, solve_sequential
+from .report import compute_metrics, task_rows, write_report
+from .runner import MemoryRunError, RunSummary, TaskDone, bank_path, recorded, run_memory
 
 __all__ = [
     "APPLICATION_ID", "DEFAULT_DIM", "EXTRACT_TEMPERATURE", "JUDGE_TEMPERATURE", "MAX_CONTRAST_ITEMS",
@@ -54,4 +78,9 @@ __all__ = [
     "contrast_prompt", "extract_contrast", "extract_items", "extraction_prompt", "format_memory_items",
     "judge", "judge_prompt", "parse_judgement", "parse_memory_items", "parse_selection", "refine_prompt",
     "select_best", "select_prompt", "trajectory_to_text",
+    # the loop, baselines, MaTTS and runs
+    "DEFAULT_TOP_K", "JUDGES", "MATTS_MODES", "METHODS", "MemoryLoop", "MemoryRunError", "MemorySettings",
+    "Rollout", "RunSummary", "TaskDone", "TaskOutcome", "Verdict", "bank_path", "compute_metrics",
+    "induce_workflow", "items_used", "parse_matts", "parse_workflow", "recorded", "reexamine", "run_memory",
+    "solve_parallel", "solve_sequential", "task_rows", "trajectory_item", "workflow_prompt", "write_report",
 ]

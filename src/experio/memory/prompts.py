@@ -188,3 +188,52 @@ Previous attempt:
 {trajectory}
 Re-examination:
 """
+
+
+# ---------------------------------------------------------------------- the loop: what the agent is shown
+# ReasoningBank: the retrieved experience's items, with the paper's request to say for each
+# item whether it is used (read back from the agent's thoughts by `loop.items_used`).
+MEMORY_GUIDANCE = """Memory from similar past tasks (strategies that worked, lessons from failures):
+{items}
+For each memory item, say in your thinking whether you use it (e.g. "use item 1, skip item 2")."""
+
+# Synapse-style baseline: raw trajectories of judged successes, as exemplars.
+SYNAPSE_GUIDANCE = """A similar task you solved before, for reference:
+{examples}"""
+SYNAPSE_EXAMPLE = "Task: {query}\n{trajectory}"
+
+# AWM-style baseline: workflows induced from judged successes.
+AWM_GUIDANCE = """Workflows that solved similar tasks before (follow one when it fits):
+{workflows}
+Say in your thinking which workflow item you use, if any."""
+
+# MaTTS sequential: the notes of the previous pass's re-examination guide the next pass.
+NOTES_GUIDANCE = """Your notes from re-examining your previous attempt at this task:
+{notes}"""
+
+# Extraction input for MaTTS sequential: the final pass, followed by the intermediate notes.
+NOTES_FOR_EXTRACTION = "\nRe-examination notes from earlier attempts:\n{notes}"
+
+# ---------------------------------------------------------------------- AWM: workflow induction
+# Agent Workflow Memory (Wang et al., arXiv 2409.07429) induces reusable workflows from
+# successful trajectories: a name, what it is for, and steps with their reasoning, where
+# task-specific values become placeholders. Our wording; completion-style with one example.
+WORKFLOW = """The agent below completed its task. Induce a reusable workflow from it: the general routine that solves this kind of task. Give the workflow a short name, one sentence on which tasks it solves, then 1 to {max_steps} numbered steps, each an action with the reason for it. Replace names of specific places, objects and values with placeholders in braces, like {{object}}; keep only steps that helped.
+
+### Case
+Task: {example_task}
+Trajectory:
+{example_success}
+Workflow: Put a prepared object at its destination
+Purpose: Bring an object into the state the task asks for and place it where it belongs.
+Steps:
+1. Go to the room where the {{object}} is usually kept, since objects are stored where they are used.
+2. Open the containers there until the {{object}} shows up, then take it.
+3. Change its state as the task asks with the matching tool, before moving on.
+4. Go to the {{destination}} and put the {{object}} there, so the final action completes the task.
+
+### Case
+Task: {task}
+Trajectory:
+{trajectory}
+Workflow:"""
