@@ -121,3 +121,15 @@ def test_mix_fractional_weights_are_seeded_and_proportional(tmp_path):
         parse_weights("a2")
     with pytest.raises(ValueError, match="were not given"):
         mix({"a": str(p)}, {"b": 1}, tmp_path / "m3.jsonl")
+
+
+def test_workers_option(tmp_path):
+    raw = sample("agenttuning_db", "sample_raw.json")
+    outs = []
+    for w in ("1", "2", "auto"):
+        code, out = _run("convert", "-d", "agenttuning_db", raw, "-o", tmp_path / f"std{w}.parquet", "--workers", w)
+        assert code == 0 and "rows in 5 = rows ok 5" in out, out
+        outs.append((tmp_path / f"std{w}.parquet").read_bytes())
+    assert outs[0] == outs[1] == outs[2]
+    code, out = _run("convert", "-d", "agenttuning_db", raw, "-o", tmp_path / "x.jsonl", "--workers", "zero")
+    assert code == 2 and "--workers must be a positive number or 'auto'" in out

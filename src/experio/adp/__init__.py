@@ -26,7 +26,7 @@ from experio.adp.exporters import (
     get_exporter,
     register_exporter,
 )
-from experio.adp.io import InputFormatError, Row, RowWriter, read_rows, write_rows
+from experio.adp.io import InputFormatError, Row, RowWriter, has_at_least_rows, read_rows, write_rows
 from experio.adp.mix import mix, name_inputs, parse_weights
 from experio.adp.pipeline import (
     RunSummary,
@@ -112,4 +112,5 @@ __all__ = [
     "validate_file",
     "validate_path",
     "write_rows",
+    "has_at_least_rows",
 ]

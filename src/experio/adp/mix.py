@@ -102,7 +102,9 @@ def mix(
                     for _ in range(copies(weights.get(name, 1.0), rng)):
                         w.write(value)
                         summary.rows_out += 1
-    finally:
-        rej.close()
+    except BaseException:  # the output is not kept either: leave no partial pair
+        rej.abort()
+        raise
+    rej.commit()
     summary.seconds = time.perf_counter() - t0
     return summary

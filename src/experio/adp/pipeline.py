@@ -18,16 +18,28 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 from pydantic import ValidationError
 
-from experio.adp.converters import get_converter
+from experio.adp.converters import Converter, get_converter
 from experio.adp.exporters import ExportContext, get_exporter
-from experio.adp.io import Row, RowWriter, read_rows
+from experio.adp.io import (
+    ParquetSlice,
+    Row,
+    RowWriter,
+    temporary_name,
+    output_format,
+    parquet_tables,
+    parse_chunk,
+    read_chunks,
+    read_rows,
+    release_arrow_memory,
+)
+from experio.adp.parallel import OrderedPool
 from experio.adp.schema import RELEASE, WIRE_VERSIONS, SchemaVersionError, Trajectory, to_wire
 
 ProgressFn = Callable[[int], None]
@@ -88,18 +100,19 @@ def rejects_path(output: str | os.PathLike) -> str:
 
 
 class _Rejects:
-    """Lazily opened ``OUT.rejects.jsonl`` (an old one from a previous run is removed)."""
+    """``OUT.rejects.jsonl``, written under a temporary name and put in place by
+    :meth:`commit` together with the output: a successful run without rejects
+    removes an old rejects file, a failed run leaves the old pair untouched."""
 
     def __init__(self, output: str | os.PathLike, summary: RunSummary) -> None:
         self.path = rejects_path(output)
+        self.tmp_path = temporary_name(Path(self.path))
         self.summary = summary
         self._fh = None
-        if os.path.exists(self.path):
-            os.remove(self.path)
 
     def add(self, lines: tuple[int, ...], reason: str, row: object) -> None:
         if self._fh is None:
-            self._fh = open(self.path, "wb")
+            self._fh = open(self.tmp_path, "wb")
         rec = {"line": lines[0], "reason": reason, "row": row}
         if len(lines) > 1:
             rec["lines"] = list(lines)
@@ -108,9 +121,17 @@ class _Rejects:
         key = reason.split(":")[0] if ":" in reason else reason
         self.summary.reasons[key[:120]] = self.summary.reasons.get(key[:120], 0) + len(lines)
 
-    def close(self) -> None:
+    def commit(self) -> None:
         if self._fh is not None:
             self._fh.close()
+            os.replace(self.tmp_path, self.path)
+        elif os.path.exists(self.path):
+            os.remove(self.path)
+
+    def abort(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            os.remove(self.tmp_path)
 
 
 def _short(e: Exception) -> str:
@@ -164,28 +185,51 @@ def convert_file(
     output: str | os.PathLike,
     version: str = RELEASE,
     progress: ProgressFn | None = None,
+    workers: int = 1,
 ) -> RunSummary:
     """Raw dataset rows -> ADP trajectories (JSONL, JSONL.gz or Parquet).
 
     Rows that fail go to ``OUTPUT.rejects.jsonl`` with their line number and
     reason; the run continues. Parquet stores ``content`` and ``details`` as
     JSON text (their items are heterogeneous) and reads them back as objects.
+
+    ``workers > 1`` converts chunks of rows in that many processes; the output
+    is byte-identical to ``workers=1``. Converters that join several rows into
+    one trajectory (``nnetnav-live``) and converters registered outside
+    ``experio.adp`` (which a fresh worker process would not know) run in this
+    process whatever ``workers`` says.
     """
+    if version not in WIRE_VERSIONS:
+        raise ValueError(f"unknown version {version!r}; choose one of {WIRE_VERSIONS}")
+    conv = get_converter(dataset)
     summary = RunSummary(f"convert {dataset}", str(input), str(output))
+    job = _Job("convert", dataset, version=version, json_columns=("content", "details"))
+    if type(conv).stream is not Converter.stream:  # rows group across chunk boundaries
+        return _convert_streaming(job, input, output, summary, progress)
+    return _run_chunked(job, input, output, summary, progress, _usable_workers(workers, conv))
+
+
+def _convert_streaming(
+    job: "_Job", input: str | os.PathLike, output: str | os.PathLike, summary: RunSummary,
+    progress: ProgressFn | None,
+) -> RunSummary:
+    """Row-by-row conversion in this process, for converters that group rows."""
     t0 = time.perf_counter()
-    rej = _Rejects(output, summary)
     rows = _counting(read_rows(input), summary, progress)
+    rej = _Rejects(output, summary)
     try:
-        with RowWriter(output, json_columns=("content", "details")) as w:
-            for lines, value, reason, raw in convert_rows(dataset, rows, version):
+        with RowWriter(output, json_columns=job.json_columns) as w:
+            for lines, value, reason, raw in convert_rows(job.name, rows, job.version):
                 if value is None:
                     rej.add(lines, reason or "unknown error", raw)
                     continue
                 w.write(value)
                 summary.rows_ok += len(lines)
                 summary.rows_out += 1
-    finally:
-        rej.close()
+    except BaseException:
+        rej.abort()
+        raise
+    rej.commit()
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -246,35 +290,159 @@ def export_file(
     output: str | os.PathLike,
     dataset: str | None = None,
     progress: ProgressFn | None = None,
+    workers: int = 1,
 ) -> RunSummary:
     """ADP trajectories -> a training format (``openhands``, ``sweagent``, ``agentlab``,
     ``openai``, ``trl``). ``dataset`` selects the tool registry (guessed from the
     input path when omitted). Trajectories the format cannot express are rejected
-    with the reason."""
+    with the reason. ``workers > 1`` exports chunks of rows in that many
+    processes; the output is byte-identical to ``workers=1``."""
     exporter = get_exporter(fmt)
     ds = dataset or guess_dataset(input)
-    ctx = ExportContext(ds)
     summary = RunSummary(f"export {fmt}" + (f" ({ds})" if ds else ""), str(input), str(output))
+    job = _Job("export", fmt, dataset=ds, json_columns=exporter.json_columns)
+    return _run_chunked(job, input, output, summary, progress, _usable_workers(workers, exporter))
+
+
+# --------------------------------------------------------------------------- chunked runs
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs to process a chunk (picklable: names, not objects)."""
+
+    action: str  # "convert" or "export"
+    name: str  # converter or exporter name
+    version: str = RELEASE
+    dataset: str | None = None  # export: the tool registry
+    json_columns: tuple[str, ...] = ()
+    output: str = "jsonl"  # "jsonl" or "parquet"
+    schema: Any = None  # Parquet: the file's schema, once the first rows fixed it
+
+
+@dataclass
+class _ChunkResult:
+    """A processed chunk: counts, rejects, and the output ready to append."""
+
+    rows_in: int
+    rows_ok: int = 0
+    rows_out: int = 0
+    rejects: list[tuple[tuple[int, ...], str, object]] = field(default_factory=list)
+    jsonl: list[bytes] = field(default_factory=list)  # one line each (joining would copy)
+    tables: list = field(default_factory=list)  # pyarrow Tables, one row group each
+
+
+def _usable_workers(workers: int, plugin: object) -> int:
+    """``workers``, or 1 for a converter/exporter defined outside experio.adp:
+    a worker process imports the registries afresh and would not know it."""
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    fn = getattr(plugin, "_fn", None)  # FunctionConverter wraps a function
+    module = (fn or type(plugin)).__module__
+    return workers if module.startswith("experio.adp.") else 1
+
+
+def _process_chunk(job: _Job, chunk: "list | ParquetSlice") -> _ChunkResult:
+    """Parse, convert or export, validate and serialise one chunk (runs in a worker)."""
+    res = _ChunkResult(rows_in=len(chunk))
+    rows = parse_chunk(chunk)
+    outcomes = _converted(job, rows) if job.action == "convert" else _exported(job, rows)
+    out: list[dict] = []
+    for lines, values, reason, raw in outcomes:
+        if values is None:
+            res.rejects.append((lines, reason or "unknown error", raw))
+            continue
+        out.extend(values)
+        res.rows_ok += len(lines)
+        res.rows_out += len(values)
+    if job.output == "parquet":
+        release_arrow_memory()  # what the previous chunk's tables used
+        res.tables = parquet_tables(out, job.json_columns, job.schema) if out else []
+    else:
+        res.jsonl = [orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in out]
+    return res
+
+
+Outcomes = Iterator[tuple[tuple[int, ...], "list[dict] | None", "str | None", object]]
+
+
+def _converted(job: _Job, rows: Iterable[Row]) -> Outcomes:
+    for lines, value, reason, raw in convert_rows(job.name, rows, job.version):
+        yield lines, (None if value is None else [value]), reason, raw
+
+
+def _exported(job: _Job, rows: Iterable[Row]) -> Outcomes:
+    exporter = get_exporter(job.name)
+    ctx = ExportContext(job.dataset)
+    for row in rows:
+        if row.error is not None:
+            yield (row.line,), None, row.error, row.raw
+            continue
+        try:
+            traj = Trajectory.model_validate(row.value)
+            out = exporter.export(traj, ctx)
+        except Exception as e:  # noqa: BLE001 - any failure rejects the row
+            yield (row.line,), None, _short(e), row.value
+            continue
+        yield (row.line,), out, None, None
+
+
+def _run_chunked(
+    job: _Job, input: str | os.PathLike, output: str | os.PathLike, summary: RunSummary,
+    progress: ProgressFn | None, workers: int,
+) -> RunSummary:
+    """Read chunks here, process them in ``workers`` processes, write in input order.
+
+    Only this process writes: the output (under a temporary name until it is
+    complete) and the rejects file. An exception or Ctrl-C stops the workers
+    and leaves neither file behind under its final name.
+    """
     t0 = time.perf_counter()
+    chunks = read_chunks(input)
+    job = replace(job, output=output_format(output))
     rej = _Rejects(output, summary)
-    rows = _counting(read_rows(input), summary, progress)
     try:
-        with RowWriter(output, json_columns=exporter.json_columns) as w:
-            for row in rows:
-                if row.error is not None:
-                    rej.add((row.line,), row.error, row.raw)
-                    continue
-                try:
-                    traj = Trajectory.model_validate(row.value)
-                    out = exporter.export(traj, ctx)
-                except Exception as e:  # noqa: BLE001 - any failure rejects the row
-                    rej.add((row.line,), _short(e), row.value)
-                    continue
-                for r in out:
-                    w.write(r)
-                summary.rows_ok += 1
-                summary.rows_out += len(out)
-    finally:
-        rej.close()
+        with RowWriter(output, json_columns=job.json_columns) as w, OrderedPool(workers) as pool:
+
+            def write(res: _ChunkResult) -> None:
+                _write_chunk(res, w, rej, summary, progress)
+
+            job = _fix_parquet_schema(job, chunks, w, write)
+            for res in pool.map(_process_chunk, job, chunks):
+                write(res)
+    except BaseException:
+        rej.abort()
+        raise
+    rej.commit()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _fix_parquet_schema(job: _Job, chunks: Iterator[list], w: RowWriter, write: Callable) -> _Job:
+    """Process chunks here until the Parquet schema is known (it is inferred from
+    the first rows written); later chunks, wherever processed, are built with it,
+    so the file is the same for every worker count."""
+    if job.output != "parquet":
+        return job
+    for chunk in chunks:
+        write(_process_chunk(job, chunk))
+        if w.schema is not None:
+            break
+    return replace(job, schema=w.schema)
+
+
+def _write_chunk(
+    res: _ChunkResult, w: RowWriter, rej: _Rejects, summary: RunSummary, progress: ProgressFn | None
+) -> None:
+    for lines, reason, raw in res.rejects:
+        rej.add(lines, reason, raw)
+    if res.tables:
+        for table in res.tables:
+            w.write_table(table)
+    elif res.jsonl:
+        w.write_jsonl_lines(res.jsonl)
+    summary.rows_in += res.rows_in
+    summary.rows_ok += res.rows_ok
+    summary.rows_out += res.rows_out
+    if progress is not None:
+        progress(res.rows_in)

@@ -14,6 +14,8 @@ that adds a progress bar (rows/s) and a closing summary.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Optional
@@ -24,6 +26,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from experio import adp
+from experio.adp.parallel import usable_cpus
 
 app = typer.Typer(
     help="Agent Data Protocol: convert datasets to ADP, export ADP to training formats, "
@@ -31,6 +34,16 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console(stderr=True)
+WORKERS_HELP = (
+    "Worker processes: a number, or 'auto' (every CPU for inputs of 5,000 rows or more, "
+    "else 1). The output is the same for any number. Default 1: on 2 cores the pipes cost more "
+    "than a second worker gains (measured 6,037 vs 2,922 traj/s on 40k rows)."
+)
+
+
+def _handle_sigterm() -> None:
+    if threading.current_thread() is threading.main_thread():  # signal() works only there
+        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 @contextmanager
@@ -50,7 +63,7 @@ def _progress(label: str) -> Iterator:
 
         def tick(n: int) -> None:
             state["n"] += n
-            if state["n"] % 500 == 0:
+            if state["n"] // 500 != (state["n"] - n) // 500:  # crossed a multiple of 500
                 elapsed = bar.tasks[0].elapsed or 1e-9
                 bar.update(task, completed=state["n"], rate=state["n"] / elapsed)
 
@@ -67,6 +80,34 @@ def _finish(summary: adp.RunSummary) -> None:
         raise typer.Exit(3)
 
 
+#: with ``--workers auto``, inputs of at least this many rows use every CPU
+AUTO_WORKERS_MIN_ROWS = 5000
+
+
+def _workers(value: str, input: Path) -> int:
+    """``--workers``: a positive number, or ``auto`` (every usable CPU for inputs of
+    at least AUTO_WORKERS_MIN_ROWS rows; below that, starting workers costs more
+    than it saves)."""
+    if value == "auto":
+        try:
+            big = adp.has_at_least_rows(input, AUTO_WORKERS_MIN_ROWS)
+        except (OSError, adp.InputFormatError):
+            big = False  # the run itself reports the unreadable input
+        return usable_cpus() if big else 1
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        _fail(f"--workers must be a positive number or 'auto', got {value!r}")
+    return n
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """``kill``: unwind like Ctrl-C, so workers are stopped and no partial output is kept."""
+    raise SystemExit(128 + signum)
+
+
 def _fail(msg: str, code: int = 2) -> None:
     console.print(f"[red]error:[/red] {msg}", highlight=False)
     raise typer.Exit(code)
@@ -78,13 +119,16 @@ def convert(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Converter name (see --list)."),
     output: Path = typer.Option(..., "--output", "-o", help="ADP output: .jsonl, .jsonl.gz or .parquet."),
     version: str = typer.Option("release", help="Wire form: 'release' or '1.2.0'."),
+    workers: str = typer.Option("1", "--workers", "-j", help=WORKERS_HELP),
 ) -> None:
     """Convert raw dataset rows to ADP trajectories."""
     if dataset not in adp.converter_names():
         _fail(f"no converter named {dataset!r}; known: {', '.join(adp.converter_names())}")
+    n = _workers(workers, input)
+    _handle_sigterm()
     try:
         with _progress(f"convert {dataset}") as tick:
-            summary = adp.convert_file(dataset, input, output, version=version, progress=tick)
+            summary = adp.convert_file(dataset, input, output, version=version, progress=tick, workers=n)
     except (FileNotFoundError, adp.InputFormatError, ValueError) as e:
         _fail(str(e))
     _finish(summary)
@@ -98,13 +142,16 @@ def export(
     dataset: Optional[str] = typer.Option(
         None, "--dataset", "-d", help="Dataset whose tool registry to use (default: from the path)."
     ),
+    workers: str = typer.Option("1", "--workers", "-j", help=WORKERS_HELP),
 ) -> None:
     """Export ADP trajectories to a training format."""
     if to not in adp.exporter_names():
         _fail(f"no exporter named {to!r}; known: {', '.join(adp.exporter_names())}")
+    n = _workers(workers, input)
+    _handle_sigterm()
     try:
         with _progress(f"export {to}") as tick:
-            summary = adp.export_file(to, input, output, dataset=dataset, progress=tick)
+            summary = adp.export_file(to, input, output, dataset=dataset, progress=tick, workers=n)
     except (FileNotFoundError, adp.InputFormatError, ValueError) as e:
         _fail(str(e))
     _finish(summary)
