@@ -91,7 +91,7 @@ def report(out: Path = typer.Argument(..., help="A run folder.")) -> None:
 
 
 def show_metrics(metrics: dict) -> None:
-    table = Table("context", "episodes", "success", "mean steps", "invalid actions", "repairs", "tokens turn 1", "tokens last")
+    table = Table("context", "n", "success", "mean steps", "invalid actions", "repairs", "tokens turn 1", "tokens last")
     pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"
     for ctx, m in metrics.items():
         table.add_row(ctx, str(m["episodes"]), pct(m["success_rate"]), f"{m['mean_steps']:.1f}",
