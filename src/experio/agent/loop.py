@@ -26,7 +26,7 @@ from typing import Any
 
 from experio.adp import ApiAction, MessageAction, TextObservation, Trajectory
 from experio.envs import Environment, InvalidActionError, Step, Task
-from experio.llm import LLM, LLMError, SchemaMismatchError
+from experio.llm import LLM, SchemaMismatchError
 
 from . import prompts
 from .context import ContextManager, Interaction

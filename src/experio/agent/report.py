@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from experio.adp import read_trajectories
+from experio.runfiles import save_line_plot, write_json, write_text
 
 
 def episode_rows(out: Path) -> list[dict[str, Any]]:
@@ -64,7 +64,7 @@ def mean_tokens_per_turn(episodes: list[dict]) -> list[float]:
 def write_report(out: Path) -> dict[str, Any]:
     out = Path(out)
     metrics = compute_metrics(episode_rows(out))
-    _atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_json(out / "metrics.json", metrics)
     lines = [f"# Agent run: {out.name}", "",
              "| context | episodes | success | mean steps | invalid actions | invalid directives | repairs | prompt tokens turn 1 | last turn (turn) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -86,32 +86,11 @@ def write_report(out: Path) -> dict[str, Any]:
         lines += ["", "![prompt tokens per turn](prompt_tokens.png)"]
     lines += ["", "Rates: invalid actions per step; invalid directives (first response of a turn) and "
                   "repairs (still invalid after the retry) per folding turn."]
-    _atomic(out / "report.md", "\n".join(lines) + "\n")
+    write_text(out / "report.md", "\n".join(lines) + "\n")
     return metrics
 
 
 def _plot(out: Path, metrics: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for ctx, m in metrics.items():
-        curve = m["prompt_tokens_per_turn"]
-        ax.plot(range(1, len(curve) + 1), curve, marker=".", label=ctx)
-    ax.set_xlabel("turn")
-    ax.set_ylabel("prompt tokens (mean over episodes)")
-    ax.set_title("Context size per turn")
-    ax.legend()
-    fig.tight_layout()
-    tmp = out / ".prompt_tokens.tmp.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out / "prompt_tokens.png")
-
-
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    series = {ctx: m["prompt_tokens_per_turn"] for ctx, m in metrics.items()}
+    save_line_plot(out / "prompt_tokens.png", series, xlabel="turn",
+                   ylabel="prompt tokens (mean over episodes)", title="Context size per turn")

@@ -16,8 +16,6 @@ trajectories.jsonl is the only source of truth: every figure is recomputed from 
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,6 +23,7 @@ from typing import Any, Sequence
 from experio.adp import TrajectoryWriter, read_trajectories
 from experio.envs import Environment, Task, make_env
 from experio.llm import LLM
+from experio.runfiles import update_json
 
 from .context import make_context
 from .loop import AgentConfig, EpisodeResult, run_episode
@@ -72,7 +71,7 @@ def run_agent(
             f"{out} already has {len(mine)} finished episode(s) with context {context!r}; "
             "pass --resume to continue that run, or choose another --out"
         )
-    _write_config(out, context, {
+    update_json(out / "config.json", [context], {
         "env": env if isinstance(env, str) else env.name, "context": context, "llm": getattr(llm, "name", type(llm).__name__),
         "model": str(getattr(llm, "model_path", getattr(llm, "model", ""))),
         "tasks": [t.to_dict() for t in tasks], **asdict(config),
@@ -93,15 +92,6 @@ def run_agent(
         if owned:
             env.close()
     return write_report(out)
-
-
-def _write_config(out: Path, context: str, cfg: dict[str, Any]) -> None:
-    path = out / "config.json"
-    existing = json.loads(path.read_text()) if path.exists() else {}
-    existing[context] = cfg
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(existing, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 class _progress:

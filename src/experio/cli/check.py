@@ -17,7 +17,6 @@ The run folder gets config.json, metrics.json and report.md.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from rich.table import Table
 
 from experio.embed import cosine_top_k, load_embedder
 from experio.llm import LLM, SchemaMismatchError
+from experio.runfiles import write_json, write_text
 
 FEW_SHOT = "Q: What is the capital of Italy?\nA: Rome\n\nQ: What is the capital of Spain?\nA: Madrid\n\n"
 QA = [
@@ -63,7 +63,7 @@ def run_check(llm: LLM, out: Path, console: Console | None = None) -> dict[str, 
     console = console or Console()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "config.json", {"llm": getattr(llm, "name", type(llm).__name__), "model": str(getattr(llm, "model_path", getattr(llm, "model", "")))})
+    write_json(out / "config.json", {"llm": getattr(llm, "name", type(llm).__name__), "model": str(getattr(llm, "model_path", getattr(llm, "model", "")))})
     rows, metrics, t0 = [], {}, time.perf_counter()
 
     with console.status("1/4 few-shot question answering"):
@@ -112,16 +112,10 @@ def run_check(llm: LLM, out: Path, console: Console | None = None) -> dict[str, 
         table.add_row(*row)
     console.print(table)
     console.print(" ".join(f"[bold]{k}[/bold]={v}" for k, v in metrics.items()))
-    _write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
     _write_report(out / "report.md", rows, metrics)
     console.print(f"Run record: {out}/ (config.json, metrics.json, report.md)")
     return metrics
-
-
-def _write_json(path: Path, value: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def _write_report(path: Path, rows: list[tuple], metrics: dict) -> None:
@@ -129,6 +123,4 @@ def _write_report(path: Path, rows: list[tuple], metrics: dict) -> None:
     lines += [f"| {k} | {v} |" for k, v in metrics.items()]
     lines += ["", "| task | input | output | expected |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in r) + " |" for r in rows]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_text(path, "\n".join(lines) + "\n")

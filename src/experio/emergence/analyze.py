@@ -37,12 +37,13 @@ import csv
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from experio.runfiles import write_text
 
 from .dynamics import batch_criteria, batch_pair_pid, batch_triples, p_value, row_shuffle, time_shift
 from .errors import CSVFormatError, EmergenceInputError
@@ -246,14 +247,14 @@ class Report:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         paths = {
-            "config": _atomic_write(out / "config.json", json.dumps(self.config, indent=2)),
-            "metrics": _atomic_write(out / "metrics.json", json.dumps(_jsonable(self.to_dict()), indent=2)),
+            "config": write_text(out / "config.json", json.dumps(self.config, indent=2)),
+            "metrics": write_text(out / "metrics.json", json.dumps(_jsonable(self.to_dict()), indent=2)),
         }
         from .plots import plot_measures, plot_nulls  # matplotlib only when writing plots
 
         paths["capacity_nulls"] = plot_nulls(self, out / "capacity_nulls.png")
         paths["measures"] = plot_measures(self, out / "measures.png")
-        paths["report"] = _atomic_write(out / "report.md", self.markdown())
+        paths["report"] = write_text(out / "report.md", self.markdown())
         return paths
 
 
@@ -269,14 +270,6 @@ def _jsonable(x):
     if isinstance(x, np.bool_):
         return bool(x)
     return x
-
-
-def _atomic_write(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
 
 
 # ----------------------------------------------------------------------------------------

@@ -47,7 +47,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -60,6 +59,8 @@ import numpy as np
 
 from experio.adp import MessageAction, TextObservation, Trajectory, TrajectoryWriter
 from experio.llm import LLM, NotSupportedError, SchemaMismatchError
+
+from experio.runfiles import write_text
 
 from .errors import EmergenceInputError
 from .personas import Persona, assign_personas
@@ -528,7 +529,7 @@ def play_groups(
     cfg_path = out / "config.json"
     old = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
     conds_all = list(dict.fromkeys(old.get("conditions", []) + conditions))
-    _atomic_write(cfg_path, json.dumps({
+    write_text(cfg_path, json.dumps({
         "game": config.to_dict(), "seed": seed, "llm": llm_name, "conditions": conds_all,
         "groups": max(groups, old.get("groups", 0)), "prompt_style": resolve_style(llm, config.prompt_style),
     }, indent=2))
@@ -544,7 +545,7 @@ def play_groups(
             with lock:
                 for t in trajs:
                     tw.write(t)
-                _atomic_write(group_csv_path(out, cond, g), record.csv_text())
+                write_text(group_csv_path(out, cond, g), record.csv_text())
                 gl.write(json.dumps(asdict(record)) + "\n")
                 gl.flush()
                 new.append(record)
@@ -583,7 +584,7 @@ def _prepare_folder(out: Path, config: GameConfig, seed: int, llm_name: str, res
                 f"({', '.join(f'{k}: {old.get(k)!r} here {mine[k]!r}' for k in diff)}). "
                 "Use the same options, or another output folder.")
     # drop the cut-off tail of groups.jsonl and trajectories of groups that never finished
-    _atomic_write(out / "groups.jsonl", "".join(json.dumps(asdict(r)) + "\n" for r in records))
+    write_text(out / "groups.jsonl", "".join(json.dumps(asdict(r)) + "\n" for r in records))
     keep = {(r.condition, r.group) for r in records}
     tpath = out / "trajectories.jsonl"
     if tpath.exists():
@@ -597,17 +598,8 @@ def _prepare_folder(out: Path, config: GameConfig, seed: int, llm_name: str, res
             if (d.get("condition"), d.get("group")) in keep:
                 kept.append(line if line.endswith("\n") else line + "\n")
         if len(kept) != len(lines) or (lines and not lines[-1].endswith("\n")):
-            _atomic_write(tpath, "".join(kept))
+            write_text(tpath, "".join(kept))
     return records
-
-
-def _atomic_write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
 
 
 def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:

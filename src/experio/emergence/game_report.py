@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .analyze import DEFAULT_BINS, DEFAULT_SHUFFLES, MEASURE_KEYS, Report, _atomic_write, _jsonable, analyze_groups
+from experio.runfiles import write_text
+
+from .analyze import DEFAULT_BINS, DEFAULT_SHUFFLES, MEASURE_KEYS, Report, _jsonable, analyze_groups
 from .errors import EmergenceInputError
 from .game import CONDITIONS, GroupRecord, group_csv_path, read_records, wilson_interval
 
@@ -83,8 +85,8 @@ def report_game(
         paths["measures"] = plot_measures(report, out / "measures.png")
     metrics = {"game": {"success": table, "short_groups": short},
                "analysis": report.to_dict() if report is not None else None}
-    paths["metrics"] = _atomic_write(out / "metrics.json", json.dumps(_jsonable(metrics), indent=2))
-    paths["report"] = _atomic_write(out / "report.md", _markdown(cfg, table, short, report, lag))
+    paths["metrics"] = write_text(out / "metrics.json", json.dumps(_jsonable(metrics), indent=2))
+    paths["report"] = write_text(out / "report.md", _markdown(cfg, table, short, report, lag))
     return paths
 
 

@@ -10,7 +10,6 @@ task and method), so the report of a resumed run equals that of an uninterrupted
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from experio.adp import read_trajectories
+from experio.runfiles import save_line_plot, write_json, write_text
 
 
 def task_rows(out: Path) -> list[dict[str, Any]]:
@@ -77,7 +77,7 @@ def write_report(out: Path) -> dict[str, Any]:
     """Write metrics.json, report.md and success_curve.png for every method in `out`; return the metrics."""
     out = Path(out)
     metrics = compute_metrics(task_rows(out))
-    _atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_json(out / "metrics.json", metrics)
     pct = lambda x: "n/a" if x is None else f"{100 * x:.1f} %"
     lines = [f"# Memory run: {out.name}", "",
              "| method | tasks | success | mean steps | steps, all rollouts | judged success | judge agreement | "
@@ -96,32 +96,11 @@ def write_report(out: Path) -> dict[str, Any]:
                   "choice; sequential: the last pass). Judge agreement compares the LLM judge with the environment "
                   "where the LLM judged. Used memory: tasks where the agent said it used a retrieved item / tasks "
                   "that were shown memory."]
-    _atomic(out / "report.md", "\n".join(lines) + "\n")
+    write_text(out / "report.md", "\n".join(lines) + "\n")
     return metrics
 
 
 def _plot(out: Path, metrics: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for method, m in metrics.items():
-        curve = m["cumulative_successes"]
-        ax.plot(range(1, len(curve) + 1), curve, marker=".", label=method)
-    ax.set_xlabel("tasks seen")
-    ax.set_ylabel("tasks solved so far")
-    ax.set_title("Cumulative success along the stream")
-    ax.legend()
-    fig.tight_layout()
-    tmp = out / ".success_curve.tmp.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out / "success_curve.png")
-
-
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    series = {method: m["cumulative_successes"] for method, m in metrics.items()}
+    save_line_plot(out / "success_curve.png", series, xlabel="tasks seen", ylabel="tasks solved so far",
+                   title="Cumulative success along the stream")

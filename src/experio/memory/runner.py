@@ -34,6 +34,7 @@ from experio.adp import Trajectory, TrajectoryWriter, read_trajectories
 from experio.agent import AgentConfig
 from experio.envs import Environment, Task, make_env
 from experio.llm import LLM
+from experio.runfiles import update_json
 
 from .loop import MemoryLoop, MemorySettings, TaskOutcome, items_json, parse_matts
 from .records import Experience, MemoryItem
@@ -143,7 +144,7 @@ def run_memory(
         dim = int(np.asarray(embedder.embed(["probe"])).shape[1])
         bank = MemoryBank(bank_path(out, name), dim=dim)
         summary.restored = reconcile(bank, finished, out, name, embedder)
-    _write_config(out, name, {"llm": getattr(llm, "name", type(llm).__name__),
+    update_json(out / "config.json", ["memory", name], {"llm": getattr(llm, "name", type(llm).__name__),
                               "env": env if isinstance(env, str) else getattr(env, "name", "custom"),
                               "tasks": [t.to_dict() for t in tasks], **settings.to_dict()})
     need = matts_k if mode == "parallel" else 1
@@ -273,15 +274,6 @@ def _environments(env: Any, need: int, options: dict[str, Any]) -> tuple[list[En
         raise ValueError(f"MaTTS parallel runs {need} rollouts at once, each in its own environment: pass an "
                          "environment name or a factory, not one instance")
     return [env], False
-
-
-def _write_config(out: Path, method: str, cfg: dict[str, Any]) -> None:
-    path = out / "config.json"
-    existing = json.loads(path.read_text()) if path.exists() else {}
-    existing.setdefault("memory", {})[method] = cfg
-    tmp = path.with_name(".config.json.tmp")
-    tmp.write_text(json.dumps(existing, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 class _progress:
