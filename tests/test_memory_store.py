@@ -299,3 +299,54 @@ def test_processes_writing_at_once_lose_nothing(tmp_path: Path, workers: int):
         pr.join(timeout=180)
     assert [pr.exitcode for pr in procs] == [0] * workers
     _check_complete(p, workers, n)
+
+
+# ---------------------------------------------------------------------- exact retrieval at scale
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("cutoff", [0, None])  # 0: the float16 first pass even for a small bank
+def test_retrieve_equals_brute_force(tmp_path: Path, monkeypatch, seed: int, cutoff: int | None):
+    """Random banks with duplicates, near-ties and equal timestamps: `retrieve` returns exactly
+    what sorting every allowed experience by (exact cosine desc, created asc, insertion asc) gives."""
+    from experio.embed import topk
+
+    if cutoff is not None:
+        monkeypatch.setattr(topk, "_SMALL", cutoff)
+    rng = np.random.default_rng(seed)
+    dim, n = 32, int(rng.integers(300, 3_000))
+    m = rng.standard_normal((n, dim)).astype(np.float32)
+    for j in range(n // 8):  # duplicates and near-duplicates of a few rows
+        src = m[rng.integers(0, 4)]
+        m[rng.integers(0, n)] = src if j % 2 else src + rng.standard_normal(dim) * 10.0 ** rng.integers(-7, -3)
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    tasks = [f"t{rng.integers(0, 40)}" for _ in range(n)]
+    status = ["success" if rng.random() < 0.6 else "failure" for _ in range(n)]
+    source = [str(rng.choice(["reasoningbank", "awm", "synapse"])) for _ in range(n)]
+    created = rng.integers(0, 5, n).astype(float)  # many equal timestamps: insertion order decides
+    with MemoryBank(tmp_path / "b.db", dim=dim) as b:
+        ids = b.store_many((Experience(tasks[i], f"q{i}", m[i], status[i], "r", source=source[i], created=created[i]), [])
+                           for i in range(n))
+        stored = np.stack([e.embedding for e in b.experiences()])  # what the bank holds (normalised again)
+        ids = np.array(ids)
+        for trial in range(12):
+            q = stored[rng.integers(0, n)].copy() if trial % 2 else rng.standard_normal(dim).astype(np.float32)
+            q /= np.linalg.norm(q)
+            k = int(rng.choice([1, 3, 10, 5000]))
+            kw: dict = {}
+            if trial % 3 == 1:
+                kw["exclude_task_ids"] = {f"t{i}" for i in rng.integers(0, 40, 20)}
+            if trial % 4 == 2:
+                kw["status"] = "failure"
+            if trial % 5 == 3:
+                kw["source"] = "awm"
+            keep = np.ones(n, bool)
+            keep &= ~np.isin(tasks, list(kw.get("exclude_task_ids", ())))
+            if "status" in kw:
+                keep &= np.array(status) == kw["status"]
+            if "source" in kw:
+                keep &= np.array(source) == kw["source"]
+            rows = np.flatnonzero(keep)
+            exact = (stored[rows].astype(np.float64) * q.astype(np.float64)).sum(axis=1)
+            want = rows[np.lexsort((rows, created[rows], -exact))][:k]
+            hits = b.retrieve(q, k=k, **kw)
+            assert [h.experience.id for h in hits] == ids[want].tolist(), (seed, trial)
+            assert [h.similarity for h in hits] == sorted((h.similarity for h in hits), reverse=True)

@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from .backends import Embedder, EmbeddingError, MiniLMEmbedder, OpenAIEmbedder
-from .topk import cosine_top_k, l2_normalize
+from .topk import cosine_top_k, exact_scores, exact_top_k_two_pass, half_copy, l2_normalize
 
 
 def load_embedder(backend: str | None = None, **options: Any) -> Embedder:
@@ -39,5 +39,6 @@ def load_embedder(backend: str | None = None, **options: Any) -> Embedder:
 
 __all__ = [
     "Embedder", "EmbeddingError", "MiniLMEmbedder", "OpenAIEmbedder",
-    "cosine_top_k", "l2_normalize", "load_embedder",
+    "cosine_top_k", "exact_scores", "exact_top_k_two_pass", "half_copy", "l2_normalize",
+    "load_embedder",
 ]

@@ -12,10 +12,11 @@
 
 Consolidation is append-only, as in the paper: nothing is merged, changed or forgotten.
 
-Retrieval (as the official code: over past task queries, not items) is exact cosine top-k:
-one float32 matrix-vector product over an in-memory copy of every stored query embedding,
-then argpartition; ties go to the older experience (earlier `created`, then insertion order).
-The in-memory matrix is loaded once and then extended with the rows it has not seen (by
+Retrieval (as the official code: over past task queries, not items) is exact cosine top-k
+over in-memory copies of every stored query embedding (float32, plus float16 for speed):
+`experio.embed.exact_top_k_two_pass` scans the float16 copy, then re-ranks exactly (float64)
+every row its proven error bound cannot rule out; ties go to the older experience (earlier
+`created`, then insertion order). The in-memory matrices are loaded once and then extended with the rows it has not seen (by
 insertion sequence) before each retrieval, so writes by this object, other threads and other
 processes are all found; when nothing changed that costs one indexed `max(seq)` query.
 
@@ -51,6 +52,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
+from ..embed.topk import exact_top_k_two_pass, half_copy
 from .errors import MemoryBankError
 from .records import STATUSES, Experience, MemoryItem, Retrieved, now
 
@@ -523,17 +525,22 @@ class _Snapshot:
 
     def __init__(self, index: "_Index") -> None:
         n = index.n
-        self.matrix = index.matrix[:n]
+        self.matrix, self.matrix16 = index.matrix[:n], index.matrix16[:n]
+        self.max_residual, self.max_norm = index.max_residual, index.max_norm
         self.ids, self.seq, self.created = index.ids[:n], index.seq[:n], index.created[:n]
         self.task, self.success, self.source = index.task[:n], index.success[:n], index.source[:n]
 
     def top_k(self, q: np.ndarray, k: int, exclude: list[int], status: str | None,
               source: int | None) -> list[tuple[int, float]]:
-        """Ids and similarities of the best `k` rows; `exclude` task codes, `source` a source code."""
+        """Ids and similarities of the best `k` rows; `exclude` task codes, `source` a source code.
+
+        Exact: the same rows as sorting every allowed row by (exact cosine desc, created asc,
+        insertion order asc), found by `exact_top_k_two_pass` (a float16 scan, then an exact
+        float64 re-rank of the rows the scan's error bound cannot rule out).
+        """
         n = self.matrix.shape[0]
         if n == 0 or k <= 0:
             return []
-        sims = self.matrix @ q
         keep = None
         if exclude:
             keep = ~np.isin(self.task, exclude)
@@ -543,30 +550,21 @@ class _Snapshot:
         if source is not None:
             ok = self.source == source
             keep = ok if keep is None else keep & ok
-        if keep is not None:
-            k = min(k, int(keep.sum()))
-            if k == 0:
-                return []
-            sims = np.where(keep, sims, np.float32(-np.inf))
-        k = min(k, n)
-        # Exact with ties: take every row at least as similar as the k-th best, then order
-        # (similarity desc, created asc, insertion order asc) and keep k.
-        if k == 1:
-            cand = np.flatnonzero(sims == sims.max())
-        else:
-            kth = sims[np.argpartition(sims, n - k)[n - k:]].min()
-            cand = np.flatnonzero(sims >= kth)
-        order = np.lexsort((self.seq[cand], self.created[cand], -sims[cand]))[:k]
-        best = cand[order]
-        return [(int(self.ids[i]), float(sims[i])) for i in best]
+        rows, sims = exact_top_k_two_pass(q, self.matrix, self.matrix16, k, max_residual=self.max_residual,
+                                          max_norm=self.max_norm, keep=keep, tiebreak=(self.created, self.seq))
+        return [(int(self.ids[i]), float(s)) for i, s in zip(rows, sims)]
 
 
 class _Index:
-    """Every stored query embedding as one float32 matrix, grown by doubling, plus filters."""
+    """Every stored query embedding as one float32 matrix and its float16 copy (the fast first
+    pass of retrieval), grown by doubling, plus filters. `max_residual` / `max_norm`: the
+    largest ||x - float16(x)|| and ||x|| over the rows, the constants of the exactness bound."""
 
     def __init__(self, dim: int) -> None:
         self.dim, self.n, self.last_seq = dim, 0, 0
         self.matrix = np.empty((0, dim), dtype=np.float32)
+        self.matrix16 = np.empty((0, dim), dtype=np.float16)
+        self.max_residual = self.max_norm = 0.0
         self.ids = np.empty(0, np.int64)
         self.seq = np.empty(0, np.int64)
         self.created = np.empty(0, np.float64)
@@ -598,7 +596,11 @@ class _Index:
             bad = next(r[1] for r in rows if len(r[3]) != self.dim * 4)
             raise sqlite3.DatabaseError(f"experience {bad} has an embedding of the wrong size")
         s = slice(self.n, need)
-        self.matrix[s] = np.frombuffer(blob, dtype="<f4").reshape(m, self.dim)
+        block = np.frombuffer(blob, dtype="<f4").reshape(m, self.dim)
+        block16, residual, norm = half_copy(block)
+        self.matrix[s], self.matrix16[s] = block, block16
+        # Maxima only grow (rows are append-only), so a snapshot may read them later.
+        self.max_residual, self.max_norm = max(self.max_residual, residual), max(self.max_norm, norm)
         self.seq[s] = [r[0] for r in rows]
         self.ids[s] = [r[1] for r in rows]
         self.task[s] = [self.task_codes.setdefault(r[2], len(self.task_codes)) for r in rows]
@@ -614,7 +616,8 @@ class _Index:
             out[: self.n] = a[: self.n]
             return out
 
-        self.matrix, self.ids, self.seq, self.created = map(grown, (self.matrix, self.ids, self.seq, self.created))
+        self.matrix, self.matrix16 = grown(self.matrix), grown(self.matrix16)
+        self.ids, self.seq, self.created = map(grown, (self.ids, self.seq, self.created))
         self.task, self.success, self.source = map(grown, (self.task, self.success, self.source))
 
 
