@@ -62,8 +62,9 @@ def test_task_from_dict_errors(data, message):
 
 
 def test_env_names_and_unknown_env():
-    assert env_names() == ["miniwob", "textworld"]
-    with pytest.raises(TaskError, match="unknown environment 'webshop'; choose one of miniwob, textworld"):
+    # other test modules may register their own environments; the built-ins are always there
+    assert {"miniwob", "textworld"} <= set(env_names()) and env_names() == sorted(env_names())
+    with pytest.raises(TaskError, match="unknown environment 'webshop'; choose one of .*miniwob, textworld"):
         make_env("webshop")
 
 
