@@ -115,6 +115,26 @@ def converter_names() -> list[str]:
 # --------------------------------------------------------------------------- item builders
 
 
+# Phrases with which the AgentInstruct agents end a task instead of acting (official parsers).
+NON_ACTION_PHRASES = (
+    "task failed",
+    "task succeeded",
+    "end of the task",
+    "end the task",
+    "unable to perform the task",
+    "task cannot be completed",
+    "end task",
+    "the task cannot be completed",
+    "unable to complete the task",
+)
+
+
+def is_non_action(action: str) -> bool:
+    """Whether an AgentInstruct 'action' is really the agent declaring the task over."""
+    lowered = action.lower()
+    return any(phrase in lowered for phrase in NON_ACTION_PHRASES)
+
+
 def obs(content: str, source: str = "user", name: str | None = None) -> dict:
     return {"class_": "text_observation", "content": content, "name": name, "source": source}
 

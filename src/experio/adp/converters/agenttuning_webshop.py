@@ -20,23 +20,13 @@ import re
 from experio.adp.converters._base import (
     api,
     closing_turns,
+    is_non_action,
     msg,
     obs,
     register_converter,
     trajectory,
 )
 
-_NON_ACTIONS = (
-    "task failed",
-    "task succeeded",
-    "end of the task",
-    "end the task",
-    "unable to perform the task",
-    "task cannot be completed",
-    "end task",
-    "the task cannot be completed",
-    "unable to complete the task",
-)
 _ARG_NAME = {"search": "keywords", "click": "element"}
 
 
@@ -47,7 +37,7 @@ def _thought_action(text: str) -> tuple[str, str]:
         thought, action = "", m.group(1).strip()
     else:
         return "", ""
-    if any(n in action.lower() for n in _NON_ACTIONS):
+    if is_non_action(action):
         action = ""
     return thought, action
 
