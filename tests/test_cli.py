@@ -56,14 +56,18 @@ def test_missing_model_file_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.model
-def test_demo_plays_a_textworld_game_and_records_it(tmp_path):
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--max-steps", "3"])
+def test_demo_runs_the_self_improving_agent_and_records_it(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--tasks", "2", "--max-steps", "3"])
     assert result.exit_code == 0, result.output
-    assert "turn  1" in result.output and "Run record:" in result.output
+    for shown in ("game 1/2", "game 2/2", "memory:", "acted:", "judge says", "learned:", "solved so far:", "Run record:"):
+        assert shown in result.output, shown
+    assert "nothing to retrieve yet" in result.output  # the first game starts with an empty bank
     [run] = list(tmp_path.iterdir())
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["fold"]["episodes"] == 1 and 1 <= metrics["fold"]["mean_steps"] <= 3
-    assert (run / "trajectories.jsonl").is_file() and (run / "prompt_tokens.png").is_file()
+    metrics = json.loads((run / "metrics.json").read_text())["reasoningbank"]
+    assert metrics["tasks"] == 2 and 1 <= metrics["mean_steps"] <= 3
+    assert len(metrics["cumulative_successes"]) == 2
+    for name in ("trajectories.jsonl", "success_curve.png", "reasoningbank.bank.sqlite", "report.md"):
+        assert (run / name).is_file(), name
 
 
 @pytest.mark.model

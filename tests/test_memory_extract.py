@@ -19,6 +19,7 @@ from experio.memory import (
     judge,
     parse_judgement,
     parse_memory_items,
+    parse_memory_items_lenient,
     parse_selection,
     refine_prompt,
     select_best,
@@ -203,6 +204,29 @@ def test_items_copied_from_the_prompt_example_are_rejected():
     reply = f" {ex['title']}\n## Description {ex['description']}\n## Content {ex['content']}"
     result = extract_items(ScriptedLLM(replies=[reply, reply]), "q", "t", success=False)
     assert not result.ok and "copies the worked example" in result.error
+
+
+def test_valid_items_of_a_partly_broken_output_are_kept_and_the_rest_named():
+    from experio.memory import prompts
+
+    ex = prompts.WEB_FAILURE_ITEMS[0]
+    reply = (" Check the goal before acting\n## Description Read what the task asks before the first action.\n"
+             "## Content Compare the goal with the page and act on the matching element.\n\n"
+             "# Memory Item 2\n## Title Half an item\n\n"
+             f"# Memory Item 3\n## Title {ex['title']}\n## Description {ex['description']}\n## Content {ex['content']}\n\n"
+             "# Memory Item 4\n## Title One too many\n## Description This item is beyond the limit.\n"
+             "## Content It is dropped because at most three are kept.")
+    result = extract_items(ScriptedLLM(replies=[reply]), "q", "t", success=False)
+    assert result.ok and result.attempts == 1
+    # item 4 is cut off by the stop sequence at "# Memory Item 4"
+    assert [i.title for i in result.items] == ["Check the goal before acting"]
+    assert "item 2: description is missing or empty" in result.dropped
+    assert "item 3: copies the worked example instead of this trajectory" in result.dropped
+    # beyond the limit: the first valid ones are kept, and the excess is named
+    good = [dict(ITEMS[0], title=f"Strategy number {n}") for n in range(5)]
+    items, dropped = parse_memory_items_lenient(json.dumps([{"title": "x"}] + good), max_items=3)
+    assert [i.title for i in items] == ["Strategy number 0", "Strategy number 1", "Strategy number 2"]
+    assert dropped[0] == "6 memory items, at most 3 allowed" and "item 1: title is 1 characters, at least 3 needed" in dropped
 
 
 def test_structured_extraction_uses_a_schema():

@@ -1,47 +1,95 @@
-"""The main job: an agent plays a TextWorld game with the embedded model, folding its context.
+"""The main job: a self-improving agent. ReasoningBank over a stream of TextWorld games.
 
-A small game is generated locally from a seed; the agent (AgentFold context, JSON-constrained
-responses, actions restricted to the game's admissible commands) plays it turn by turn, and
-the run is recorded like every experio run: ADP trajectories, metrics, report and plot.
+Small games are generated locally from seeds; the agent (AgentFold context, JSON-constrained
+responses, actions restricted to each game's admissible commands) plays them in order with a
+ReasoningBank memory (issue 5): before each game it retrieves the most similar past
+experience and sees its memory items, after it the model judges its own trajectory and
+distils new items into the bank. For each game the demo prints what was retrieved, which
+items the agent said it used, how the game went, the verdict and what was learned; at the end
+the cumulative success curve. The run is recorded like every experio run: ADP trajectories,
+the bank, metrics, report and plot.
 
     >>> run_demo(load_llm(), Path("runs/demo"))        # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from experio.agent import AgentConfig, run_agent
-from experio.envs import task_stream
+from experio.agent import AgentConfig
+from experio.envs import format_call, task_stream
 from experio.llm import LLM
+from experio.memory import MemoryBank, TaskDone, bank_path, run_memory
+from experio.memory.extract import clip
 
-DEMO_GAME = {"world_size": 3, "nb_objects": 6, "quest_length": 3}
+#: small games (a few rooms, short quests) so the embedded 270M model has a chance and the
+#: demo runs in about a minute a game on 2 cores
+DEMO_GAME = {"world_size": 2, "nb_objects": 4, "quest_length": 2}
 
 
-def run_demo(llm: LLM, out: Path, console: Console | None = None, *, max_steps: int = 12,
-             seed: int = 1, context: str = "fold") -> dict[str, Any]:
+def run_demo(llm: LLM, out: Path, console: Console | None = None, *, tasks: int = 3, max_steps: int = 10,
+             seed: int = 1, context: str = "fold", judge: str = "llm") -> dict[str, Any]:
+    """Play `tasks` seeded TextWorld games in order with ReasoningBank; print and record; return the metrics."""
     console = console or Console()
     # A fresh folder per demo run: nothing from an earlier run is overwritten.
     out = Path(out) / time.strftime("%Y%m%d-%H%M%S")
-    task = task_stream("textworld", 1, seed=seed, **DEMO_GAME)[0]
+    stream = task_stream("textworld", tasks, seed=seed, **DEMO_GAME)
+    solved: list[bool] = []
 
-    def show(turn, action, observation, result):
-        obs = " ".join(observation.split())[:110]
-        console.print(f"[bold]turn {turn:2d}[/bold] [dim]{result.prompt_tokens[-1]:4d} prompt tokens[/dim]  "
-                      f"[cyan]{action}[/cyan] -> {obs}", highlight=False)
+    def show(done: TaskDone) -> None:
+        o = done.outcome
+        console.rule(f"[bold]game {done.index + 1}/{len(stream)}[/bold] {done.task.id}", align="left")
+        console.print(f"[dim]goal:[/dim] {clip(o.query, 160)}", highlight=False)
+        if not o.retrieved:
+            console.print("[dim]memory:[/dim] nothing to retrieve yet (the bank is empty)")
+        for hit in o.retrieved:
+            titles = "; ".join(f"{n}. {i.title}" for n, i in enumerate(hit.items, start=1))
+            console.print(f"[dim]memory:[/dim] retrieved {hit.experience.task_id} ({hit.experience.status}, "
+                          f"similarity {hit.similarity:.2f}): {titles}", highlight=False)
+        if o.injected:
+            used = o.rollouts[o.chosen].used
+            said = ", ".join(f"item {n}" for n in used) if used else "none of the items"
+            console.print(f"[dim]used:[/dim] the agent said it used {said}")
+        r = o.result
+        actions = [format_call(a.function, a.kwargs) for a in (r.trajectory.content if r.trajectory else [])
+                   if a.class_ == "api_action"]
+        console.print(f"[dim]acted:[/dim] {clip(' > '.join(actions), 200) or '(no actions)'}", highlight=False)
+        outcome = "[green]solved[/green]" if r.success else "[yellow]not solved[/yellow]"
+        agree = "agrees" if o.verdict.success == r.success else "disagrees"
+        console.print(f"[dim]result:[/dim] {outcome} in {r.steps} steps; judge says {o.verdict.status} "
+                      f"({agree} with the game's reward)")
+        if o.items:
+            console.print(f"[dim]learned:[/dim] {len(o.items)} item(s) from a {o.extraction_kind}: "
+                          + "; ".join(i.title for i in o.items), highlight=False)
+        else:
+            why = o.extraction.error if o.extraction and o.extraction.error else "no items extracted"
+            console.print(f"[dim]learned:[/dim] nothing stored ({clip(why, 160)})", highlight=False)
+        solved.append(r.success)
 
-    console.print(f"[bold]TextWorld game[/bold] {task.id}: {context} context, at most {max_steps} turns, "
-                  f"model {getattr(llm, 'name', '?')}")
-    metrics = run_agent(llm, "textworld", [task], context, out, config=AgentConfig(max_steps=max_steps),
-                        progress=False, on_turn=show)
-    m = metrics[context]
-    outcome = "[green]solved[/green]" if m["success_rate"] == 1 else "[yellow]not solved[/yellow]"
-    console.print(f"{outcome} in {m['mean_steps']:.0f} turns; reward {m['mean_reward']:.0f}; "
-                  f"invalid actions {m['invalid_action_rate']:.0%}; prompt tokens turn 1 -> last: "
-                  f"{m['prompt_tokens_turn1']:.0f} -> {m['prompt_tokens_last_turn']:.0f}")
-    console.print(f"Run record: {out}/ (config.json, trajectories.jsonl, metrics.json, report.md, prompt_tokens.png)")
+    console.print(f"[bold]Self-improving agent[/bold]: {len(stream)} TextWorld games with ReasoningBank, "
+                  f"{context} context, at most {max_steps} steps a game, model {getattr(llm, 'name', '?')}")
+    # The demo prints every skipped extraction itself ("learned: nothing stored (why)").
+    memory_log = logging.getLogger("experio.memory")
+    level = memory_log.level
+    memory_log.setLevel(logging.ERROR)
+    try:
+        metrics = run_memory(llm, "textworld", stream, "reasoningbank", out, judge=judge, context=context,
+                             config=AgentConfig(max_steps=max_steps, seed=0), progress=False, on_task=show)
+    finally:
+        memory_log.setLevel(level)
+    m = metrics["reasoningbank"]
+    curve = [sum(solved[: n + 1]) for n in range(len(solved))]
+    with MemoryBank(bank_path(out, "reasoningbank")) as bank:
+        experiences, items = len(bank), bank.num_items
+    console.rule("[bold]success curve[/bold]", align="left")
+    console.print("solved so far: " + " -> ".join(str(c) for c in curve)
+                  + f"  ({m['success_rate']:.0%} of {len(solved)} games; mean steps {m['mean_steps']:.1f})")
+    console.print(f"memory bank: {experiences} experience(s), {items} item(s)")
+    console.print(f"Run record: {out}/ (trajectories.jsonl, reasoningbank.bank.sqlite, metrics.json, report.md, "
+                  "success_curve.png)")
     return metrics

@@ -49,7 +49,8 @@ from .extract import (
     select_prompt,
     trajectory_to_text,
 )
-from .parse import Judgement, Selection, format_memory_items, parse_judgement, parse_memory_items, parse_selection
+from .parse import (Judgement, Selection, format_memory_items, parse_judgement, parse_memory_items,
+                    parse_memory_items_lenient, parse_selection)
 from .records import STATUSES, Experience, MemoryItem, Retrieved
 from .store import APPLICATION_ID, DEFAULT_DIM, SCHEMA_VERSION, ImportSummary, MemoryBank
 from .baselines import induce_workflow, parse_workflow, trajectory_item, workflow_prompt
@@ -76,7 +77,7 @@ __all__ = [
     "Experience", "ExtractionResult", "ImportSummary", "Judgement", "MemoryBank", "MemoryBankError",
     "MemoryItem", "MemoryParseError", "Retrieved", "Selection",
     "contrast_prompt", "extract_contrast", "extract_items", "extraction_prompt", "format_memory_items",
-    "judge", "judge_prompt", "parse_judgement", "parse_memory_items", "parse_selection", "refine_prompt",
+    "judge", "judge_prompt", "parse_judgement", "parse_memory_items", "parse_memory_items_lenient", "parse_selection", "refine_prompt",
     "select_best", "select_prompt", "trajectory_to_text",
     # the loop, baselines, MaTTS and runs
     "DEFAULT_TOP_K", "JUDGES", "MATTS_MODES", "METHODS", "MemoryLoop", "MemoryRunError", "MemorySettings",

@@ -16,8 +16,11 @@ schema (`structured=True`; grammar-constrained on llama.cpp, so the shape cannot
 are parsed and validated by `parse_memory_items`. Measured on the embedded model (2 cores):
 Markdown about 4 s per extraction, schema-constrained JSON about 29 s (its 262k-token
 vocabulary makes every constrained token slow, and it tends to run fields to their length
-limit), so Markdown is the default and the parser does the checking. Items that copy the
-prompt's worked example (word overlap >= 0.7) are rejected like malformed output. A malformed answer is retried once with another seed; if that fails too,
+limit), so Markdown is the default and the parser does the checking. An answer's valid items
+are kept and its broken ones dropped with their reasons (`ExtractionResult.dropped`): small
+models often write one good item beside a broken one. Items that copy a worked example of the
+prompt (word overlap >= 0.7) count as broken. An answer with no valid item is malformed: it is
+retried once with another seed; if that fails too,
 the extraction is skipped: the result holds no items, the error and every raw output, and a
 warning is logged. The judge answers in free text first (short, fast) and, when no status line
 can be read, once more under a JSON schema.
@@ -37,7 +40,7 @@ from experio.llm import LLM, SchemaMismatchError
 
 from . import prompts
 from .errors import MemoryParseError
-from .parse import Judgement, Selection, parse_judgement, parse_memory_items, parse_selection
+from .parse import Judgement, Selection, parse_judgement, parse_memory_items_lenient, parse_selection
 from .records import MemoryItem
 
 log = logging.getLogger("experio.memory")
@@ -76,7 +79,7 @@ def trajectory_to_text(trajectory: Trajectory | dict, max_chars: int = 2500, *, 
         if kind in ("text_observation", "image_observation", "web_observation"):
             if n == 0 and kind == "text_observation" and item.source == "user":
                 continue  # the task query itself
-            obs = _clip(_observation_text(item), observation_chars)
+            obs = clip(_observation_text(item), observation_chars)
             last_obs = obs
             if awaiting:
                 steps[-1][0] += f" -> {obs}"
@@ -90,14 +93,14 @@ def trajectory_to_text(trajectory: Trajectory | dict, max_chars: int = 2500, *, 
         if kind == "api_action":
             line = format_call(item.function, item.kwargs)
         elif kind == "code_action":
-            line = f"run {item.language}: {_clip(item.content, 200)}"
+            line = f"run {item.language}: {clip(item.content, 200)}"
         else:
             text = item.content.strip()
             if text.startswith("<finish>"):
                 text = text.removeprefix("<finish>").removesuffix("</finish>").strip()
-            answer = _clip(text, 300)
+            answer = clip(text, 300)
             line = f"say: {answer}"
-        steps.append([line] + ([f"   thought: {_clip(thought, 200)}"] if thoughts and thought else []))
+        steps.append([line] + ([f"   thought: {clip(thought, 200)}"] if thoughts and thought else []))
         awaiting = True
     lines = [f"{n}. {s[0]}" + "".join("\n" + x for x in s[1:]) for n, s in enumerate(steps, start=1)]
     head = [f"Start: {start}"] if start else []
@@ -111,7 +114,8 @@ def _observation_text(item: Any) -> str:
     return item.content
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
+    """`text` on one line (whitespace collapsed), cut to `limit` characters with "..." when longer."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: max(0, limit - 3)].rstrip() + "..."
 
@@ -166,12 +170,18 @@ def judge(llm: LLM, task: str, trajectory_text: str, *, max_tokens: int = 120, s
 # ---------------------------------------------------------------------- extraction
 @dataclass
 class ExtractionResult:
-    """Memory items from one extraction call, or none with the `error` and every `raw` output."""
+    """Memory items from one extraction call, or none with the `error` and every `raw` output.
+
+    An output counts when at least one of its items is valid: its valid items (the first
+    `max_items`) are kept and the problems of the others are listed in `dropped`. An output
+    with no valid item is malformed: retried, then skipped.
+    """
 
     items: list[MemoryItem]
     raw: list[str] = field(default_factory=list)
     error: str | None = None
     attempts: int = 0
+    dropped: list[str] = field(default_factory=list)  # why items of the accepted output were left out
 
     @property
     def ok(self) -> bool:
@@ -188,14 +198,16 @@ def _render_example(items: list[dict], structured: bool) -> str:
 
 def extraction_prompt(task: str, trajectory_text: str, success: bool, *, max_items: int = MAX_ITEMS,
                       structured: bool = False) -> str:
-    """The success- or failure-specific extraction prompt, with a worked example in the answer's form."""
+    """The success- or failure-specific extraction prompt, with two worked cases in the answer's form."""
     template = prompts.EXTRACT_SUCCESS if success else prompts.EXTRACT_FAILURE
-    example = prompts.EXAMPLE_SUCCESS_ITEMS if success else prompts.EXAMPLE_FAILURE_ITEMS
+    game = prompts.EXAMPLE_SUCCESS_ITEMS if success else prompts.EXAMPLE_FAILURE_ITEMS
+    web = prompts.WEB_SUCCESS_ITEMS if success else prompts.WEB_FAILURE_ITEMS
     return template.format(
         task=task, trajectory=trajectory_text, max_items=max_items, example_task=prompts.EXAMPLE_TASK,
         example_success=prompts.EXAMPLE_SUCCESS, example_failure=prompts.EXAMPLE_FAILURE,
-        example_success_items=_render_example(example, structured),
-        example_failure_items=_render_example(example, structured),
+        example_success_items=_render_example(game, structured), example_failure_items=_render_example(game, structured),
+        web_task=prompts.WEB_TASK, web_success=prompts.WEB_SUCCESS, web_failure=prompts.WEB_FAILURE,
+        web_success_items=_render_example(web, structured), web_failure_items=_render_example(web, structured),
     )
 
 
@@ -237,15 +249,14 @@ def _extract(llm: LLM, prompt: str, task: str, max_items: int, structured: bool,
             continue
         result.raw.append(text)
         try:
-            items = parse_memory_items(text, max_items, query=task)
-            copied = [f"item {n}: copies the worked example instead of this trajectory"
-                      for n, item in enumerate(items, start=1) if _copies_example(item)]
-            if copied:
-                raise MemoryParseError(copied, text)
-            result.items, result.error = items, None
-            return result
+            items, problems = parse_memory_items_lenient(text, max_items, query=task, reject=_copy_problem)
         except MemoryParseError as e:
             errors.append(f"attempt {attempt + 1}: {'; '.join(e.problems)}")
+            continue
+        if items:  # the valid items are kept; what was dropped, and why, stays in the result
+            result.items, result.dropped, result.error = items, problems, None
+            return result
+        errors.append(f"attempt {attempt + 1}: {'; '.join(problems)}")
     result.error = " | ".join(errors)
     log.warning("memory extraction (%s) skipped for task %r after %d attempts: %s", what, task[:80],
                 result.attempts, result.error)
@@ -263,7 +274,11 @@ def _drop_cut_item(text: str) -> str:
 
 
 _EXAMPLE_WORDS = [set(_words(i[k])) for i in prompts.EXAMPLE_SUCCESS_ITEMS + prompts.EXAMPLE_FAILURE_ITEMS
-                  for k in ("description", "content")]
+                  + prompts.WEB_SUCCESS_ITEMS + prompts.WEB_FAILURE_ITEMS for k in ("description", "content")]
+
+
+def _copy_problem(item: MemoryItem) -> str | None:
+    return "copies the worked example instead of this trajectory" if _copies_example(item) else None
 
 
 def _copies_example(item: MemoryItem, threshold: float = 0.7) -> bool:

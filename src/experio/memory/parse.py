@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import MemoryParseError
 from .records import MemoryItem
@@ -43,11 +43,33 @@ _STATUS = re.compile(
 
 
 def parse_memory_items(text: str, max_items: int = 3, *, query: str | None = None) -> list[MemoryItem]:
-    """Memory items from model output (Markdown or JSON), validated.
+    """Memory items from model output (Markdown or JSON), validated; any problem is an error.
 
     Checks: at least one and at most `max_items` items; every field present, non-empty and
     within `BOUNDS`; no title that merely repeats `query` (the task's own wording). An item
     repeated word for word is kept once.
+    """
+    items, problems = parse_memory_items_lenient(text, max_items, query=query)
+    if problems:
+        raise MemoryParseError(problems, text)
+    return items
+
+
+def parse_memory_items_lenient(text: str, max_items: int = 3, *, query: str | None = None,
+                               reject: Callable[[MemoryItem], str | None] | None = None
+                               ) -> tuple[list[MemoryItem], list[str]]:
+    """The valid items of the output (the first `max_items`) and the problems of the rest.
+
+    `reject(item)`, when given, returns why a well-formed item must still be left out (or None).
+
+    Small models often write one good item next to a broken one; this keeps the good one and
+    names what was dropped. Raises MemoryParseError only when nothing item-like is found.
+
+        >>> items, dropped = parse_memory_items_lenient(
+        ...     "# Memory Item 1\n## Title Re-read the goal\n## Description Check the goal before acting.\n"
+        ...     "## Content Compare the goal with the page.\n# Memory Item 2\n## Title Oops")
+        >>> [i.title for i in items], dropped
+        (['Re-read the goal'], ['item 2: description is missing or empty', 'item 2: content is missing or empty'])
     """
     if not isinstance(text, str) or not text.strip():
         raise MemoryParseError("the output is empty", text or "")
@@ -63,30 +85,39 @@ def parse_memory_items(text: str, max_items: int = 3, *, query: str | None = Non
     if len(raw) > max_items:
         problems.append(f"{len(raw)} memory items, at most {max_items} allowed")
     norm_query = _normal(query) if query else None
-    items = []
-    for n, fields in enumerate(raw, start=1):
-        for key, (lo, hi) in BOUNDS.items():
-            value = fields.get(key)
-            if not isinstance(value, str) or not value.strip():
-                problems.append(f"item {n}: {key} is missing or empty")
-                continue
-            value = " ".join(value.split())
-            fields[key] = value
-            if len(value) < lo:
-                problems.append(f"item {n}: {key} is {len(value)} characters, at least {lo} needed")
-            elif len(value) > hi:
-                problems.append(f"item {n}: {key} is {len(value)} characters, at most {hi} allowed")
-        if norm_query and isinstance(fields.get("title"), str) and _normal(fields["title"]) == norm_query:
-            problems.append(f"item {n}: the title repeats the task query; it must name a general strategy")
-        items.append(fields)
-    if problems:
-        raise MemoryParseError(problems, text)
     out: list[MemoryItem] = []
-    for f in items:  # an item repeated word for word is kept once
-        item = MemoryItem(f["title"], f["description"], f["content"])
+    for n, fields in enumerate(raw, start=1):
+        found = _item_problems(fields, n, norm_query)
+        item = None if found else MemoryItem(fields["title"], fields["description"], fields["content"])
+        if item is not None and reject is not None and (why := reject(item)):
+            found = [f"item {n}: {why}"]
+        problems += found
+        if found or len(out) == max_items:
+            continue
+        assert item is not None
+        # an item repeated word for word is kept once
         if not any(_normal(item.title + " " + item.content) == _normal(o.title + " " + o.content) for o in out):
             out.append(item)
-    return out
+    return out, problems
+
+
+def _item_problems(fields: dict[str, Any], n: int, norm_query: str | None) -> list[str]:
+    """What is wrong with item `n` (its fields are whitespace-normalised in place)."""
+    problems = []
+    for key, (lo, hi) in BOUNDS.items():
+        value = fields.get(key)
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"item {n}: {key} is missing or empty")
+            continue
+        value = " ".join(value.split())
+        fields[key] = value
+        if len(value) < lo:
+            problems.append(f"item {n}: {key} is {len(value)} characters, at least {lo} needed")
+        elif len(value) > hi:
+            problems.append(f"item {n}: {key} is {len(value)} characters, at most {hi} allowed")
+    if norm_query and isinstance(fields.get("title"), str) and _normal(fields["title"]) == norm_query:
+        problems.append(f"item {n}: the title repeats the task query; it must name a general strategy")
+    return problems
 
 
 def _strip_fence(text: str) -> str:

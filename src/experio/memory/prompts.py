@@ -1,8 +1,8 @@
 """Prompt templates for ReasoningBank's judge and extractors and for MaTTS (our own wording).
 
 The embedded model is a small base model, so every prompt is completion-style: a short
-instruction, one worked example in exactly the form the answer must take, then the case at
-hand, ending where the answer starts. Instruction-tuned models read the same prompts fine.
+instruction, one or two worked examples in exactly the form the answer must take, then the case
+at hand, ending where the answer starts. Instruction-tuned models read the same prompts fine.
 
 Placeholders: {task} the task's query, {trajectory} the text of `trajectory_to_text`,
 {max_items} the item limit, {trajectories} numbered trajectory texts, {n} their number.
@@ -64,6 +64,10 @@ JUDGE_SCHEMA = {
 # ---------------------------------------------------------------------- extraction
 _RULES = """Rules: at most {max_items} items. Each item has a title (a short name for the strategy), a description (one sentence) and content (one to three sentences). Write general strategies that help on other, similar tasks: no website, place or product names, no exact queries and no literal strings copied from this task."""
 
+# Two worked cases from different domains (a text game, a web form), one item each: with a
+# single case the embedded 270M base model copied its items word for word in most attempts
+# (0 of 12 usable on the runs we tried); with two it writes items of its own in about half
+# (6 of 12), and the retry covers most of the rest. Copies of these items are still rejected.
 EXTRACT_SUCCESS = """The agent below completed its task. Work out why it succeeded and write the reasoning that made it work as reusable memory items.
 """ + _RULES + """
 
@@ -73,6 +77,13 @@ Trajectory:
 {example_success}
 Memory items:
 {example_success_items}
+
+### Case
+Task: {web_task}
+Trajectory:
+{web_success}
+Memory items:
+{web_success_items}
 
 ### Case
 Task: {task}
@@ -92,11 +103,30 @@ Memory items:
 {example_failure_items}
 
 ### Case
+Task: {web_task}
+Trajectory:
+{web_failure}
+Memory items:
+{web_failure_items}
+
+### Case
 Task: {task}
 Trajectory:
 {trajectory}
 Memory items:
 """
+
+WEB_TASK = "subscribe to the newsletter with the email given on the page"
+WEB_SUCCESS = """Start: Newsletter page. [3] textbox "Email" [4] checkbox "I agree" [5] button "Subscribe"
+1. type(ref=3, text="ann@mail.com") -> [3] textbox "Email" value "ann@mail.com"
+2. click(ref=4) -> [4] checkbox "I agree" checked
+3. click(ref=5) -> Thank you for subscribing.
+Final state: Thank you for subscribing."""
+WEB_FAILURE = """Start: Newsletter page. [3] textbox "Email" [4] checkbox "I agree" [5] button "Subscribe"
+1. click(ref=5) -> Please enter your email.
+2. click(ref=5) -> Please enter your email.
+3. click(ref=5) -> Please enter your email.
+Final state: Please enter your email. (step budget used up)"""
 
 # Example items, rendered as Markdown or JSON to match the requested answer form.
 EXAMPLE_SUCCESS_ITEMS = [
@@ -104,20 +134,24 @@ EXAMPLE_SUCCESS_ITEMS = [
      "description": "When an object is not in sight, open the containers of the room where it belongs.",
      "content": "Objects are often stored out of view. Go to the room the object belongs in and open "
                 "cupboards or boxes there before searching elsewhere."},
-    {"title": "Meet every condition before placing",
-     "description": "Bring an object into the required condition before putting it at its destination.",
-     "content": "If the task asks for an object in a certain state, change its state first and place it last, "
-                "so the final action completes the task."},
 ]
 EXAMPLE_FAILURE_ITEMS = [
     {"title": "Avoid repeating actions without new information",
      "description": "Repeating the same action on the same thing wastes the step budget.",
      "content": "If an action gave nothing new, do not repeat it. Mark that place as searched and move on to "
                 "a room you have not explored yet."},
-    {"title": "Go where the object is likely to be",
-     "description": "Choose rooms by where the target is usually kept instead of wandering.",
-     "content": "Before moving, ask which room normally holds the object. Search there first and only then "
-                "widen the search."},
+]
+WEB_SUCCESS_ITEMS = [
+    {"title": "Fill every required field before submitting",
+     "description": "A form is accepted only when its required fields and boxes are set.",
+     "content": "Type the requested values into the form fields and tick the required boxes first; "
+                "press the submit button last."},
+]
+WEB_FAILURE_ITEMS = [
+    {"title": "Read the error message before retrying",
+     "description": "Pressing the same button again after an error changes nothing.",
+     "content": "When the page answers with an error, do what it asks (here: enter the email) instead of "
+                "repeating the action that caused it."},
 ]
 
 ITEMS_SCHEMA_SUFFIX = "(as JSON)\n"
