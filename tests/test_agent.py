@@ -234,3 +234,13 @@ def test_guidance_is_asked_once_with_the_goal_and_shown_every_turn():
     assert seen == ["Reach room 3."] and r.success
     assert all("Memory: walking east worked before." in p for p in llm.prompts)
     assert r.trajectory.details["goal"] == "Reach room 3."
+
+
+def test_unreadable_fold_turn_is_not_counted_as_a_directive_repair():
+    replies = [reply("go east"), "not json", "still not json",
+               reply("go east", {"range": [1, 2], "summary": "went east"}), reply("go east", {"range": [1, 3], "summary": "east"})]
+    r = run_episode(ScriptedLLM(replies=replies), Corridor(), TASK, FoldContext(),
+                    AgentConfig(max_steps=10, retries=1, constrain_fold=False))
+    assert r.success and r.steps == 4
+    assert r.unreadable_responses == 1 and r.directive_repairs == 0 and r.invalid_actions == 1
+    assert r.trajectory.details["unreadable_responses"] == "1"

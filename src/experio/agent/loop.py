@@ -55,6 +55,7 @@ class EpisodeResult:
     invalid_actions: int = 0
     invalid_directives: int = 0
     directive_repairs: int = 0
+    unreadable_responses: int = 0  # turns lost: no readable response even after retries
     retries: int = 0
     prompt_tokens: list[int] = field(default_factory=list)
     answer: str | None = None
@@ -176,11 +177,14 @@ def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
         thinking = (response or {}).get("thinking", "")
         explanation = (response or {}).get("explanation", thinking)
         directive = (response or {}).get("fold")
-        if context.folds and turn > 1 and context.validate(turn, directive):
-            result.directive_repairs += 1  # still invalid after retries: FoldContext.record repairs it
+        # Still invalid after retries: FoldContext.record repairs it. An unreadable response has
+        # no directive at all and is counted as such, not as a repair.
+        if response is not None and context.folds and turn > 1 and context.validate(turn, directive):
+            result.directive_repairs += 1
         directives.append(directive)
 
         if response is None:  # unusable even after retries: the turn is lost
+            result.unreadable_responses += 1
             result.invalid_actions += 1
             observation = "Your response could not be read. Respond with the JSON asked for."
             content.append(MessageAction(content=raw or "(empty response)", description="unreadable: " + "; ".join(problems)))
@@ -231,7 +235,8 @@ def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
         "success": str(result.success).lower(), "reward": str(result.reward), "steps": str(result.steps),
         "rewards": json.dumps(rewards), "prompt_tokens": json.dumps(result.prompt_tokens),
         "invalid_actions": str(result.invalid_actions), "invalid_directives": str(result.invalid_directives),
-        "directive_repairs": str(result.directive_repairs), "retries": str(result.retries), "seconds": str(result.seconds),
+        "directive_repairs": str(result.directive_repairs),
+        "unreadable_responses": str(result.unreadable_responses), "retries": str(result.retries), "seconds": str(result.seconds),
         "fold_directives": json.dumps(directives), "llm": getattr(llm, "name", type(llm).__name__),
         "goal": goal,
     }

@@ -25,6 +25,8 @@ def episode_rows(out: Path) -> list[dict[str, Any]]:
             "reward": float(d["reward"]), "steps": int(d["steps"]),
             "invalid_actions": int(d["invalid_actions"]), "invalid_directives": int(d.get("invalid_directives", 0)),
             "directive_repairs": int(d["directive_repairs"]), "prompt_tokens": json.loads(d["prompt_tokens"]),
+            # records written before this counter existed hold none
+            "unreadable_responses": int(d.get("unreadable_responses", 0)),
         })
     return rows
 
@@ -46,6 +48,7 @@ def compute_metrics(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "invalid_action_rate": sum(e["invalid_actions"] for e in eps) / max(1, steps),
             "invalid_directive_rate": (sum(e["invalid_directives"] for e in eps) / fold_turns) if fold_turns else None,
             "directive_repair_rate": (sum(e["directive_repairs"] for e in eps) / fold_turns) if fold_turns else None,
+            "unreadable_response_rate": sum(e["unreadable_responses"] for e in eps) / max(1, steps),
             "prompt_tokens_turn1": curve[0] if curve else None,
             "prompt_tokens_last_turn": curve[-1] if curve else None,
             "turns_reached": len(curve),
@@ -66,13 +69,13 @@ def write_report(out: Path) -> dict[str, Any]:
     metrics = compute_metrics(episode_rows(out))
     write_json(out / "metrics.json", metrics)
     lines = [f"# Agent run: {out.name}", "",
-             "| context | episodes | success | mean steps | invalid actions | invalid directives | repairs | prompt tokens turn 1 | last turn (turn) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| context | episodes | success | mean steps | invalid actions | unreadable | invalid directives | repairs | prompt tokens turn 1 | last turn (turn) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for ctx, m in metrics.items():
         pct = lambda x: "n/a" if x is None else f"{100 * x:.1f} %"
         lines.append(
             f"| {ctx} | {m['episodes']} | {pct(m['success_rate'])} | {m['mean_steps']:.1f} | "
-            f"{pct(m['invalid_action_rate'])} | {pct(m['invalid_directive_rate'])} | {pct(m['directive_repair_rate'])} | "
+            f"{pct(m['invalid_action_rate'])} | {pct(m['unreadable_response_rate'])} | {pct(m['invalid_directive_rate'])} | {pct(m['directive_repair_rate'])} | "
             f"{m['prompt_tokens_turn1']:.0f} | {m['prompt_tokens_last_turn']:.0f} ({m['turns_reached']}) |"
         )
     if {"react", "fold"} <= metrics.keys():
@@ -84,8 +87,9 @@ def write_report(out: Path) -> dict[str, Any]:
     if metrics:
         _plot(out, metrics)
         lines += ["", "![prompt tokens per turn](prompt_tokens.png)"]
-    lines += ["", "Rates: invalid actions per step; invalid directives (first response of a turn) and "
-                  "repairs (still invalid after the retry) per folding turn."]
+    lines += ["", "Rates: invalid actions per step (unreadable turns included); unreadable responses (no JSON "
+                  "even after the retry: the turn is lost) per step; invalid directives (first response of a turn) "
+                  "and repairs (a readable response whose directive is still invalid after the retry) per folding turn."]
     write_text(out / "report.md", "\n".join(lines) + "\n")
     return metrics
 
