@@ -213,3 +213,32 @@ def test_clean_text_strips_banner_prompt_and_ending():
     assert clean_text(raw) == "Welcome! Your task.\n\n-= Room =-\nA room."
     ending = "You win.\n\n\n                *** The End ***\n\nYou scored 1.\n\nWould you like to RESTART, RESTORE?"
     assert clean_text(ending) == "You win.\n\nYou scored 1."
+
+
+def test_environments_in_threads_play_at_once(cache):
+    """MaTTS parallel runs one environment per thread; textworld's parser is not thread-safe by itself."""
+    import threading
+
+    tasks = task_stream("textworld", 3, seed=2, **SMALL)
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(tasks))
+
+    def play(task):
+        try:
+            with TextWorldEnv(cache_dir=cache) as env:
+                start.wait(timeout=60)
+                for _ in range(2):  # reset twice: the second reset reuses the loaded game
+                    step = env.reset(task)
+                    for _ in range(3):
+                        if step.done:
+                            break
+                        step = env.step(step.admissible[0])
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=play, args=(t,)) for t in tasks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors

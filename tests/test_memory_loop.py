@@ -434,3 +434,25 @@ def test_reasoningbank_on_two_tiny_textworld_games(tmp_path):
     # the second game sees the first one's memory exactly when the first stored some
     assert bool(json.loads(second["retrieved"])) == (first["store"] == "true")
     assert metrics["reasoningbank"]["tasks"] == 2 and 1 <= int(first["steps"]) <= 3
+
+
+@pytest.mark.model
+def test_matts_parallel_on_the_embedded_model(tmp_path):
+    """MaTTS parallel:2 on one tiny TextWorld game: two rollouts, one contrast extraction, one selection."""
+    from experio.envs import task_stream
+    from experio.llm import load_llm
+
+    tasks = task_stream("textworld", 1, seed=1, world_size=3, nb_objects=4, quest_length=2)
+    method = "reasoningbank+matts-parallel2"
+    metrics = run_memory(load_llm("llamacpp"), "textworld", tasks, "reasoningbank", tmp_path, matts="parallel:2",
+                         config=AgentConfig(max_steps=2, seed=0), progress=False)
+    rows = [t.details for t in lines(tmp_path)]
+    assert [(r["rollout"], r["counted"]) for r in rows] in ([("0", "false"), ("1", "true")], [("1", "false"), ("0", "true")])
+    assert all(r["judged_status"] in ("success", "failure") for r in rows)  # every rollout is judged
+    [final] = counted(tmp_path)
+    extraction = json.loads(final["extraction"])
+    assert extraction["kind"] == "contrast" and extraction["items"] <= 5 and extraction["attempts"] in (1, 2)
+    assert json.loads(final["selection"])["index"] in (0, 1) and final["total_steps"] == str(sum(int(r["steps"]) for r in rows))
+    with MemoryBank(bank_path(tmp_path, method)) as bank:
+        assert bank.num_items == extraction["items"] and len(bank) == (final["store"] == "true")
+    assert metrics[method]["tasks"] == 1

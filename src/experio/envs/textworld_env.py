@@ -39,6 +39,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -250,6 +251,11 @@ def _compile(textworld: Any, settings: dict[str, Any], seed: int, path: Path) ->
     return game
 
 
+#: TextWorld's logic parser (tatsu) keeps global state: two threads loading or stepping games at
+#: once crash it (MaTTS parallel rollouts do exactly that). Every call into textworld holds this.
+_TEXTWORLD_LOCK = threading.RLock()
+
+
 def _start(textworld: Any, path: Path, infos: Any) -> Any:
     with warnings.catch_warnings():  # jericho warns that it cannot track scores itself; TextWorld does
         warnings.simplefilter("ignore")
@@ -287,7 +293,10 @@ def clean_text(text: str) -> str:
 
 
 class TextWorldEnv:
-    """A TextWorld game per task; see the module docstring. Use one per process or thread."""
+    """A TextWorld game per task; see the module docstring. Use one per process or thread.
+
+    Instances in different threads are safe together: calls into textworld are serialised.
+    """
 
     name = "textworld"
     tools = TOOLS
@@ -305,17 +314,18 @@ class TextWorldEnv:
     def reset(self, task: Task) -> Step:
         if task.env != self.name:
             raise TaskError(f"task {task.id} is for {task.env!r}, not {self.name!r}")
-        game_file = self.game_file(task)
-        if game_file != self._game_file:
-            self._close_game()
-            textworld = _import_textworld()
-            infos = textworld.EnvInfos(
-                admissible_commands=True, won=True, lost=True, score=True, max_score=True, moves=True,
-                description=True, inventory=True, objective=True, extras=["walkthrough"],
-            )
-            self._game = _start(textworld, game_file, infos)
-            self._game_file = game_file
-        self._state = self._game.reset()
+        with _TEXTWORLD_LOCK:
+            game_file = self.game_file(task)
+            if game_file != self._game_file:
+                self._close_game()
+                textworld = _import_textworld()
+                infos = textworld.EnvInfos(
+                    admissible_commands=True, won=True, lost=True, score=True, max_score=True, moves=True,
+                    description=True, inventory=True, objective=True, extras=["walkthrough"],
+                )
+                self._game = _start(textworld, game_file, infos)
+                self._game_file = game_file
+            self._state = self._game.reset()
         self._score = float(self._state.score or 0)
         self._done = False
         self.task = task
@@ -328,7 +338,8 @@ class TextWorldEnv:
             )
         function, kwargs = self.parse_action(action)
         command = self.format_action(function, kwargs)
-        state, score, done = self._game.step(command)
+        with _TEXTWORLD_LOCK:
+            state, score, done = self._game.step(command)
         reward = float(score or 0) - self._score
         self._score = float(score or 0)
         self._state = state
@@ -427,5 +438,6 @@ class TextWorldEnv:
 
     def _close_game(self) -> None:
         if self._game is not None:
-            self._game.close()
+            with _TEXTWORLD_LOCK:
+                self._game.close()
         self._game, self._game_file, self._state, self._done = None, None, None, True
