@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -163,20 +164,28 @@ def convert_rows(
     Each converted trajectory is validated once against the schema; in the
     release form the converter's dict (already in wire form) is written as is.
     """
+    for lines, _, value, reason, raw in _validated(dataset, rows, version):
+        yield lines, value, reason, raw
+
+
+def _validated(
+    dataset: str, rows: Iterable[Row], version: str
+) -> Iterator[tuple[tuple[int, ...], Trajectory | None, dict | None, str | None, object]]:
+    """``(lines, trajectory, wire_dict, None, None)`` or ``(lines, None, None, reason, raw)``."""
     if version not in WIRE_VERSIONS:
         raise ValueError(f"unknown version {version!r}; choose one of {WIRE_VERSIONS}")
     conv = get_converter(dataset)
     for oc in conv.stream(rows):
         if oc.value is None:
-            yield oc.lines, None, oc.error, oc.raw
+            yield oc.lines, None, None, oc.error, oc.raw
             continue
         try:
             traj = Trajectory.model_validate(oc.value)
             value = oc.value if version == RELEASE else to_wire(traj, version)
         except (ValidationError, SchemaVersionError) as e:
-            yield oc.lines, None, _short(e), oc.raw
+            yield oc.lines, None, None, _short(e), oc.raw
             continue
-        yield oc.lines, value, None, None
+        yield oc.lines, traj, value, None, None
 
 
 def convert_file(
@@ -186,12 +195,22 @@ def convert_file(
     version: str = RELEASE,
     progress: ProgressFn | None = None,
     workers: int = 1,
+    to: str | None = None,
+    adp_output: str | os.PathLike | None = None,
 ) -> RunSummary:
     """Raw dataset rows -> ADP trajectories (JSONL, JSONL.gz or Parquet).
 
     Rows that fail go to ``OUTPUT.rejects.jsonl`` with their line number and
     reason; the run continues. Parquet stores ``content`` and ``details`` as
     JSON text (their items are heterogeneous) and reads them back as objects.
+
+    ``to`` (an exporter name) makes it one pass raw -> ADP -> training rows:
+    ``output`` then holds the exported rows, and ``adp_output`` (optional) the
+    ADP trajectories of the same rows. Each trajectory is validated once and
+    never re-read from disk, which is what makes this faster than
+    ``convert_file`` then ``export_file`` (the bytes written are the same). A
+    row the exporter cannot express is rejected ("export: ...") and left out
+    of both outputs, so their ids match. The tool registry is ``dataset``'s.
 
     ``workers > 1`` converts chunks of rows in that many processes; the output
     is byte-identical to ``workers=1``. Converters that join several rows into
@@ -202,36 +221,63 @@ def convert_file(
     if version not in WIRE_VERSIONS:
         raise ValueError(f"unknown version {version!r}; choose one of {WIRE_VERSIONS}")
     conv = get_converter(dataset)
-    summary = RunSummary(f"convert {dataset}", str(input), str(output))
-    job = _Job("convert", dataset, version=version, json_columns=("content", "details"))
+    if to is None:
+        if adp_output is not None:
+            raise ValueError("adp_output needs to= (the output is ADP already)")
+        job = _Job("convert", dataset, version=version, json_columns=ADP_JSON_COLUMNS)
+        summary = RunSummary(f"convert {dataset}", str(input), str(output))
+    else:
+        exporter = get_exporter(to)
+        job = _Job("convert", dataset, version=version, json_columns=exporter.json_columns, export_to=to,
+                   with_adp=adp_output is not None)
+        summary = RunSummary(f"convert {dataset} -> {to}", str(input), str(output))
     if type(conv).stream is not Converter.stream:  # rows group across chunk boundaries
-        return _convert_streaming(job, input, output, summary, progress)
-    return _run_chunked(job, input, output, summary, progress, _usable_workers(workers, conv))
+        return _run_streaming(job, input, output, adp_output, summary, progress)
+    workers = _usable_workers(workers, conv)
+    return _run_chunked(job, read_chunks(input), output, adp_output, summary, progress, workers)
 
 
-def _convert_streaming(
-    job: "_Job", input: str | os.PathLike, output: str | os.PathLike, summary: RunSummary,
-    progress: ProgressFn | None,
+#: ADP columns stored as JSON text in Parquet (their items are heterogeneous)
+ADP_JSON_COLUMNS = ("content", "details")
+
+
+def _run_streaming(
+    job: "_Job", input: str | os.PathLike, output: str | os.PathLike, adp_output: str | os.PathLike | None,
+    summary: RunSummary, progress: ProgressFn | None,
 ) -> RunSummary:
-    """Row-by-row conversion in this process, for converters that group rows."""
+    """Row by row in this process, for converters that join rows (groups cross chunk boundaries)."""
     t0 = time.perf_counter()
     rows = _counting(read_rows(input), summary, progress)
     rej = _Rejects(output, summary)
     try:
-        with RowWriter(output, json_columns=job.json_columns) as w:
-            for lines, value, reason, raw in convert_rows(job.name, rows, job.version):
-                if value is None:
+        with ExitStack() as stack:
+            w, w_adp = _open_writers(stack, job, output, adp_output)
+            for lines, values, adp_value, reason, raw in _outcomes(job, rows):
+                if values is None:
                     rej.add(lines, reason or "unknown error", raw)
                     continue
-                w.write(value)
+                for v in values:
+                    w.write(v)
+                if w_adp is not None and adp_value is not None:
+                    w_adp.write(adp_value)
                 summary.rows_ok += len(lines)
-                summary.rows_out += 1
+                summary.rows_out += len(values)
     except BaseException:
         rej.abort()
         raise
     rej.commit()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _open_writers(
+    stack: ExitStack, job: "_Job", output: str | os.PathLike, adp_output: str | os.PathLike | None
+) -> tuple[RowWriter, RowWriter | None]:
+    """The output's writer and, for a one-pass run keeping the ADP rows, theirs."""
+    w = stack.enter_context(RowWriter(output, json_columns=job.json_columns))
+    if adp_output is None:
+        return w, None
+    return w, stack.enter_context(RowWriter(adp_output, json_columns=ADP_JSON_COLUMNS))
 
 
 # --------------------------------------------------------------------------- read ADP
@@ -301,7 +347,8 @@ def export_file(
     ds = dataset or guess_dataset(input)
     summary = RunSummary(f"export {fmt}" + (f" ({ds})" if ds else ""), str(input), str(output))
     job = _Job("export", fmt, dataset=ds, json_columns=exporter.json_columns)
-    return _run_chunked(job, input, output, summary, progress, _usable_workers(workers, exporter))
+    workers = _usable_workers(workers, exporter)
+    return _run_chunked(job, read_chunks(input), output, None, summary, progress, workers)
 
 
 # --------------------------------------------------------------------------- chunked runs
@@ -316,20 +363,32 @@ class _Job:
     version: str = RELEASE
     dataset: str | None = None  # export: the tool registry
     json_columns: tuple[str, ...] = ()
+    export_to: str | None = None  # convert: export each trajectory at once (one pass)
+    with_adp: bool = False  # one pass: also return the ADP rows
     output: str = "jsonl"  # "jsonl" or "parquet"
     schema: Any = None  # Parquet: the file's schema, once the first rows fixed it
+    adp_output: str = "jsonl"  # one pass with ADP kept: that file's format and schema
+    adp_schema: Any = None
+
+
+@dataclass
+class _Encoded:
+    """Rows ready to append to one output: JSONL lines or pyarrow Tables."""
+
+    jsonl: list[bytes] = field(default_factory=list)  # one line each (joining would copy)
+    tables: list = field(default_factory=list)  # one row group each
 
 
 @dataclass
 class _ChunkResult:
-    """A processed chunk: counts, rejects, and the output ready to append."""
+    """A processed chunk: counts, rejects, and the output(s) ready to append."""
 
-    rows_in: int
+    rows_in: int = 0
     rows_ok: int = 0
     rows_out: int = 0
     rejects: list[tuple[tuple[int, ...], str, object]] = field(default_factory=list)
-    jsonl: list[bytes] = field(default_factory=list)  # one line each (joining would copy)
-    tables: list = field(default_factory=list)  # pyarrow Tables, one row group each
+    out: _Encoded = field(default_factory=_Encoded)
+    adp: _Encoded = field(default_factory=_Encoded)  # one pass with ADP kept
 
 
 def _usable_workers(workers: int, plugin: object) -> int:
@@ -342,33 +401,31 @@ def _usable_workers(workers: int, plugin: object) -> int:
     return workers if module.startswith("experio.adp.") else 1
 
 
-def _process_chunk(job: _Job, chunk: "list | ParquetSlice") -> _ChunkResult:
-    """Parse, convert or export, validate and serialise one chunk (runs in a worker)."""
-    res = _ChunkResult(rows_in=len(chunk))
-    rows = parse_chunk(chunk)
-    outcomes = _converted(job, rows) if job.action == "convert" else _exported(job, rows)
-    out: list[dict] = []
-    for lines, values, reason, raw in outcomes:
-        if values is None:
-            res.rejects.append((lines, reason or "unknown error", raw))
+# (lines, output rows, ADP row kept for a one-pass run, reason, raw)
+Outcomes = Iterator[tuple[tuple[int, ...], "list[dict] | None", "dict | None", "str | None", object]]
+
+
+def _outcomes(job: _Job, rows: Iterable[Row]) -> Outcomes:
+    """What ``job`` makes of each row: convert, export, or convert and export (one pass)."""
+    if job.action == "export":
+        yield from _exported(job, rows)
+        return
+    if job.export_to is None:
+        for lines, _, value, reason, raw in _validated(job.name, rows, job.version):
+            yield lines, (None if value is None else [value]), None, reason, raw
+        return
+    exporter = get_exporter(job.export_to)
+    ctx = ExportContext(job.name)
+    for lines, traj, value, reason, raw in _validated(job.name, rows, job.version):
+        if traj is None:
+            yield lines, None, None, reason, raw
             continue
-        out.extend(values)
-        res.rows_ok += len(lines)
-        res.rows_out += len(values)
-    if job.output == "parquet":
-        release_arrow_memory()  # what the previous chunk's tables used
-        res.tables = parquet_tables(out, job.json_columns, job.schema) if out else []
-    else:
-        res.jsonl = [orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in out]
-    return res
-
-
-Outcomes = Iterator[tuple[tuple[int, ...], "list[dict] | None", "str | None", object]]
-
-
-def _converted(job: _Job, rows: Iterable[Row]) -> Outcomes:
-    for lines, value, reason, raw in convert_rows(job.name, rows, job.version):
-        yield lines, (None if value is None else [value]), reason, raw
+        try:
+            out = exporter.export(traj, ctx)
+        except Exception as e:  # noqa: BLE001 - any failure rejects the row
+            yield lines, None, None, "export: " + _short(e), value
+            continue
+        yield lines, out, (value if job.with_adp else None), None, None
 
 
 def _exported(job: _Job, rows: Iterable[Row]) -> Outcomes:
@@ -376,38 +433,69 @@ def _exported(job: _Job, rows: Iterable[Row]) -> Outcomes:
     ctx = ExportContext(job.dataset)
     for row in rows:
         if row.error is not None:
-            yield (row.line,), None, row.error, row.raw
+            yield (row.line,), None, None, row.error, row.raw
             continue
         try:
             traj = Trajectory.model_validate(row.value)
             out = exporter.export(traj, ctx)
         except Exception as e:  # noqa: BLE001 - any failure rejects the row
-            yield (row.line,), None, _short(e), row.value
+            yield (row.line,), None, None, _short(e), row.value
             continue
-        yield (row.line,), out, None, None
+        yield (row.line,), out, None, None, None
+
+
+def _process_chunk(job: _Job, chunk: "list | ParquetSlice") -> _ChunkResult:
+    """Parse, convert and/or export, validate and serialise one chunk (runs in a worker)."""
+    res = _ChunkResult()
+    rows = parse_chunk(chunk)
+    out: list[dict] = []
+    adp_rows: list[dict] = []
+    for lines, values, adp_value, reason, raw in _outcomes(job, rows):
+        res.rows_in += len(lines)
+        if values is None:
+            res.rejects.append((lines, reason or "unknown error", raw))
+            continue
+        out.extend(values)
+        if adp_value is not None:
+            adp_rows.append(adp_value)
+        res.rows_ok += len(lines)
+        res.rows_out += len(values)
+    res.out = _encode(out, job.output, job.json_columns, job.schema)
+    if job.with_adp:
+        res.adp = _encode(adp_rows, job.adp_output, ADP_JSON_COLUMNS, job.adp_schema)
+    return res
+
+
+def _encode(rows: list[dict], fmt: str, json_columns: tuple[str, ...], schema: Any) -> _Encoded:
+    if fmt == "parquet":
+        release_arrow_memory()  # what the previous chunk's tables used
+        return _Encoded(tables=parquet_tables(rows, json_columns, schema) if rows else [])
+    return _Encoded(jsonl=[orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows])
 
 
 def _run_chunked(
-    job: _Job, input: str | os.PathLike, output: str | os.PathLike, summary: RunSummary,
-    progress: ProgressFn | None, workers: int,
+    job: _Job, chunks: Iterator, output: str | os.PathLike, adp_output: str | os.PathLike | None,
+    summary: RunSummary, progress: ProgressFn | None, workers: int,
 ) -> RunSummary:
-    """Read chunks here, process them in ``workers`` processes, write in input order.
+    """Process chunks in ``workers`` processes, write the results here in input order.
 
-    Only this process writes: the output (under a temporary name until it is
+    Only this process writes: the output(s) (under a temporary name until
     complete) and the rejects file. An exception or Ctrl-C stops the workers
-    and leaves neither file behind under its final name.
+    and leaves none of them behind under its final name.
     """
     t0 = time.perf_counter()
-    chunks = read_chunks(input)
-    job = replace(job, output=output_format(output))
+    job = replace(job, output=output_format(output),
+                  adp_output=output_format(adp_output) if adp_output is not None else "jsonl")
     rej = _Rejects(output, summary)
     try:
-        with RowWriter(output, json_columns=job.json_columns) as w, OrderedPool(workers) as pool:
+        with ExitStack() as stack:
+            w, w_adp = _open_writers(stack, job, output, adp_output)
+            pool = stack.enter_context(OrderedPool(workers))
 
             def write(res: _ChunkResult) -> None:
-                _write_chunk(res, w, rej, summary, progress)
+                _write_chunk(res, w, w_adp, rej, summary, progress)
 
-            job = _fix_parquet_schema(job, chunks, w, write)
+            job = _fix_parquet_schemas(job, chunks, w, w_adp, write)
             for res in pool.map(_process_chunk, job, chunks):
                 write(res)
     except BaseException:
@@ -418,31 +506,40 @@ def _run_chunked(
     return summary
 
 
-def _fix_parquet_schema(job: _Job, chunks: Iterator[list], w: RowWriter, write: Callable) -> _Job:
-    """Process chunks here until the Parquet schema is known (it is inferred from
-    the first rows written); later chunks, wherever processed, are built with it,
-    so the file is the same for every worker count."""
-    if job.output != "parquet":
+def _fix_parquet_schemas(
+    job: _Job, chunks: Iterator, w: RowWriter, w_adp: RowWriter | None, write: Callable
+) -> _Job:
+    """Process chunks here until every Parquet output's schema is known (it is
+    inferred from the first rows written); later chunks, wherever processed, are
+    built with it, so the files are the same for every worker count."""
+    writers = [x for x in (w, w_adp) if x is not None and x.format == "parquet"]
+    if not writers:
         return job
     for chunk in chunks:
         write(_process_chunk(job, chunk))
-        if w.schema is not None:
+        if all(x.schema is not None for x in writers):
             break
-    return replace(job, schema=w.schema)
+    return replace(job, schema=w.schema, adp_schema=w_adp.schema if w_adp is not None else None)
 
 
 def _write_chunk(
-    res: _ChunkResult, w: RowWriter, rej: _Rejects, summary: RunSummary, progress: ProgressFn | None
+    res: _ChunkResult, w: RowWriter, w_adp: RowWriter | None, rej: _Rejects, summary: RunSummary,
+    progress: ProgressFn | None,
 ) -> None:
     for lines, reason, raw in res.rejects:
         rej.add(lines, reason, raw)
-    if res.tables:
-        for table in res.tables:
-            w.write_table(table)
-    elif res.jsonl:
-        w.write_jsonl_lines(res.jsonl)
+    _append(w, res.out)
+    if w_adp is not None:
+        _append(w_adp, res.adp)
     summary.rows_in += res.rows_in
     summary.rows_ok += res.rows_ok
     summary.rows_out += res.rows_out
     if progress is not None:
         progress(res.rows_in)
+
+
+def _append(w: RowWriter, enc: _Encoded) -> None:
+    for table in enc.tables:
+        w.write_table(table)
+    if enc.jsonl:
+        w.write_jsonl_lines(enc.jsonl)

@@ -6,6 +6,7 @@ that adds a progress bar (rows/s) and a closing summary.
 
     experio adp convert --dataset agenttuning_os raw.json -o std.jsonl
     experio adp export --to openhands std.jsonl -o sft.jsonl
+    experio adp convert --dataset agenttuning_os raw.json --to openhands -o sft.jsonl --adp-output std.jsonl
     experio adp validate data/adp
     experio adp stats std.jsonl
     experio adp mix --weights a=2,b=0.01 a=a.jsonl b=b.jsonl -o mix.jsonl
@@ -117,18 +118,31 @@ def _fail(msg: str, code: int = 2) -> None:
 def convert(
     input: Path = typer.Argument(..., help="Raw rows: .jsonl[.gz], .parquet or a .json array."),
     dataset: str = typer.Option(..., "--dataset", "-d", help="Converter name (see --list)."),
-    output: Path = typer.Option(..., "--output", "-o", help="ADP output: .jsonl, .jsonl.gz or .parquet."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output: .jsonl, .jsonl.gz or .parquet (ADP, or --to's format)."),
     version: str = typer.Option("release", help="Wire form: 'release' or '1.2.0'."),
+    to: Optional[str] = typer.Option(
+        None, "--to", "-t", help="One pass raw -> ADP -> this training format (openhands, sweagent, agentlab, "
+        "openai, trl): OUTPUT holds the exported rows; faster than convert then export."
+    ),
+    adp_output: Optional[Path] = typer.Option(
+        None, "--adp-output", help="With --to: also write the ADP trajectories of the same rows here."
+    ),
     workers: str = typer.Option("1", "--workers", "-j", help=WORKERS_HELP),
 ) -> None:
-    """Convert raw dataset rows to ADP trajectories."""
+    """Convert raw dataset rows to ADP trajectories (or, with --to, straight to a training format)."""
     if dataset not in adp.converter_names():
         _fail(f"no converter named {dataset!r}; known: {', '.join(adp.converter_names())}")
+    if to is not None and to not in adp.exporter_names():
+        _fail(f"no exporter named {to!r}; known: {', '.join(adp.exporter_names())}")
+    if adp_output is not None and to is None:
+        _fail("--adp-output needs --to (without it OUTPUT is the ADP file already)")
     n = _workers(workers, input)
     _handle_sigterm()
+    label = f"convert {dataset}" + (f" -> {to}" if to else "")
     try:
-        with _progress(f"convert {dataset}") as tick:
-            summary = adp.convert_file(dataset, input, output, version=version, progress=tick, workers=n)
+        with _progress(label) as tick:
+            summary = adp.convert_file(dataset, input, output, version=version, progress=tick, workers=n,
+                                       to=to, adp_output=adp_output)
     except (FileNotFoundError, adp.InputFormatError, ValueError) as e:
         _fail(str(e))
     _finish(summary)
