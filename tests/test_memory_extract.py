@@ -183,10 +183,10 @@ def test_extract_items_parses_markdown_and_uses_the_right_prompt():
     assert "failed its task" in failure and "preventive" not in failure.lower() or "prevent" in failure
 
 
-def test_extract_items_retries_once_then_skips_keeping_raw(caplog):
+def test_extract_items_retries_then_skips_keeping_raw(caplog):
     llm = ScriptedLLM(replies=[" nonsense without fields", " still nothing"])
     with caplog.at_level(logging.WARNING, logger="experio.memory"):
-        result = extract_items(llm, "q", "t", success=False, seed=1)
+        result = extract_items(llm, "q", "t", success=False, seed=1, retries=1)
     assert not result.ok and result.items == [] and result.attempts == 2
     assert result.raw == ["# Memory Item 1\n## Title nonsense without fields", "# Memory Item 1\n## Title still nothing"]
     assert "attempt 1" in result.error and "attempt 2" in result.error
@@ -195,6 +195,13 @@ def test_extract_items_retries_once_then_skips_keeping_raw(caplog):
     llm = ScriptedLLM(replies=[" broken", GOOD_MD.removeprefix("# Memory Item 1\n## Title")])
     result = extract_items(llm, "q", "t", success=False)
     assert result.ok and result.attempts == 2 and len(result.raw) == 2
+    # the default: EXTRACT_RETRIES retries, each with the next seed
+    from experio.memory.extract import EXTRACT_RETRIES
+
+    llm = ScriptedLLM(replies=[" broken"] * (EXTRACT_RETRIES + 1))
+    result = extract_items(llm, "q", "t", success=False, seed=5)
+    assert EXTRACT_RETRIES == 3 and not result.ok and result.attempts == EXTRACT_RETRIES + 1
+    assert [f"attempt {n}" in result.error for n in range(1, EXTRACT_RETRIES + 2)] == [True] * (EXTRACT_RETRIES + 1)
 
 
 def test_items_copied_from_the_prompt_example_are_rejected():
@@ -202,7 +209,7 @@ def test_items_copied_from_the_prompt_example_are_rejected():
 
     ex = prompts.EXAMPLE_FAILURE_ITEMS[0]
     reply = f" {ex['title']}\n## Description {ex['description']}\n## Content {ex['content']}"
-    result = extract_items(ScriptedLLM(replies=[reply, reply]), "q", "t", success=False)
+    result = extract_items(ScriptedLLM(replies=[reply, reply]), "q", "t", success=False, retries=1)
     assert not result.ok and "copies the worked example" in result.error
 
 
@@ -234,7 +241,7 @@ def test_structured_extraction_uses_a_schema():
     result = extract_items(llm, "q", "t", success=True, structured=True)
     assert result.ok and [i.title for i in result.items] == [d["title"] for d in ITEMS]
     bad = ScriptedLLM(replies=["{not json", "{also not"])
-    result = extract_items(bad, "q", "t", success=True, structured=True)
+    result = extract_items(bad, "q", "t", success=True, structured=True, retries=1)
     assert not result.ok and result.raw == ["{not json", "{also not"]
 
 

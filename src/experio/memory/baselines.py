@@ -25,7 +25,7 @@ from experio.llm import LLM
 
 from . import prompts
 from .errors import MemoryParseError
-from .extract import EXTRACT_TEMPERATURE, ExtractionResult
+from .extract import EXTRACT_RETRIES, EXTRACT_TEMPERATURE, ExtractionResult
 from .records import MemoryItem
 
 log = logging.getLogger("experio.memory")
@@ -96,7 +96,7 @@ def parse_workflow(text: str, *, max_steps: int = MAX_WORKFLOW_STEPS) -> MemoryI
 
 
 def induce_workflow(llm: LLM, task: str, trajectory_text: str, *, temperature: float = EXTRACT_TEMPERATURE,
-                    seed: int | None = None, retries: int = 1, max_tokens: int = 300) -> ExtractionResult:
+                    seed: int | None = None, retries: int = EXTRACT_RETRIES, max_tokens: int = 300) -> ExtractionResult:
     """AWM-style: one reusable workflow induced from a successful trajectory.
 
     Malformed output is retried `retries` times, then skipped like `extract_items`: no items,

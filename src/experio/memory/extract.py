@@ -20,7 +20,7 @@ limit), so Markdown is the default and the parser does the checking. An answer's
 are kept and its broken ones dropped with their reasons (`ExtractionResult.dropped`): small
 models often write one good item beside a broken one. Items that copy a worked example of the
 prompt (word overlap >= 0.7) count as broken. An answer with no valid item is malformed: it is
-retried once with another seed; if that fails too,
+retried with the next seed, up to EXTRACT_RETRIES (3) times; if every attempt fails,
 the extraction is skipped: the result holds no items, the error and every raw output, and a
 warning is logged. The judge answers in free text first (short, fast) and, when no status line
 can be read, once more under a JSON schema.
@@ -47,6 +47,10 @@ log = logging.getLogger("experio.memory")
 
 JUDGE_TEMPERATURE = 0.0
 EXTRACT_TEMPERATURE = 1.0
+# Attempts after the first: with the embedded 270M base model most answers copy a worked
+# example; 3 retries gave usable items for 4 of 8 recorded TextWorld trajectories where
+# 1 retry gave 0 of 6 (runs/rb30, issue 5). A capable model answers on the first attempt.
+EXTRACT_RETRIES = 3
 MAX_ITEMS = 3
 MAX_CONTRAST_ITEMS = 5
 OBSERVATION_CHARS = 300
@@ -213,11 +217,11 @@ def extraction_prompt(task: str, trajectory_text: str, success: bool, *, max_ite
 
 def extract_items(llm: LLM, task: str, trajectory_text: str, success: bool, *, max_items: int = MAX_ITEMS,
                   structured: bool = False, temperature: float = EXTRACT_TEMPERATURE, seed: int | None = None,
-                  retries: int = 1, max_tokens: int = 450) -> ExtractionResult:
+                  retries: int = EXTRACT_RETRIES, max_tokens: int = 450) -> ExtractionResult:
     """Distil at most `max_items` memory items from one judged trajectory.
 
     Success: why it worked, as reusable strategies; failure: why it failed, as lessons and
-    preventive strategies. Malformed output is retried `retries` times (seed + 1, ...), then
+    preventive strategies. Malformed output is retried `retries` times (seed + 1, ...; default EXTRACT_RETRIES), then
     skipped: `ExtractionResult(items=[], error=..., raw=[...])` and a logged warning.
     """
     prompt = extraction_prompt(task, trajectory_text, success, max_items=max_items, structured=structured)
@@ -308,7 +312,7 @@ def contrast_prompt(task: str, trajectory_texts: Sequence[str], statuses: Sequen
 
 def extract_contrast(llm: LLM, task: str, trajectory_texts: Sequence[str], statuses: Sequence[str | None] | None = None,
                      *, max_items: int = MAX_CONTRAST_ITEMS, structured: bool = False,
-                     temperature: float = EXTRACT_TEMPERATURE, seed: int | None = None, retries: int = 1,
+                     temperature: float = EXTRACT_TEMPERATURE, seed: int | None = None, retries: int = EXTRACT_RETRIES,
                      max_tokens: int = 700) -> ExtractionResult:
     """MaTTS parallel self-contrast: one extraction over k attempts of one task (at most 5 items).
 
