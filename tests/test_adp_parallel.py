@@ -104,3 +104,37 @@ def test_interrupted_parallel_run_stops_workers_and_keeps_no_output(tmp_path):
 def test_has_at_least_rows(tmp_path):
     raw, _ = _replicated_raw(tmp_path, "agenttuning_os", 30)
     assert has_at_least_rows(raw, 100) and not has_at_least_rows(raw, 10_000)
+
+
+def test_part_files_append_with_and_without_copy_file_range(tmp_path, monkeypatch):
+    """Workers hand plain-JSONL results over as part files; the writer appends them in the
+    kernel (copy_file_range) or, where that is missing, by reading them."""
+    import os
+
+    part = tmp_path / "part.jsonl"
+    part.write_bytes(b'{"id": "p1"}\n{"id": "p2"}\n')
+    for name, broken in (("kernel.jsonl", False), ("fallback.jsonl", True)):
+        if broken:
+            def no_copy(*a, **k):
+                raise OSError(18, "Invalid cross-device link")
+
+            monkeypatch.setattr(os, "copy_file_range", no_copy)
+        with RowWriter(tmp_path / name) as w:
+            w.write({"id": "a"})
+            w.append_jsonl_file(part, 2)
+            w.write({"id": "b"})
+        assert w.count == 4
+        ids = [json.loads(x)["id"] for x in (tmp_path / name).read_text().splitlines()]
+        assert ids == ["a", "p1", "p2", "b"]
+    with pytest.raises(ValueError, match="plain JSONL"):
+        with RowWriter(tmp_path / "x.jsonl.gz") as w:
+            w.append_jsonl_file(part, 2)
+
+
+def test_parallel_run_leaves_no_part_files(tmp_path):
+    raw, _ = _replicated_raw(tmp_path, "agenttuning_db", 200)
+    s = convert_file("agenttuning_db", raw, tmp_path / "sft.jsonl", to="openhands",
+                     adp_output=tmp_path / "std.jsonl", workers=2)
+    assert s.balanced and s.rows_out > 500
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [raw.name, "sft.jsonl", "std.jsonl", "sft.jsonl.rejects.jsonl"])

@@ -410,6 +410,26 @@ class RowWriter:
         self._fh.writelines(lines)
         self.count += len(lines)
 
+    def append_jsonl_file(self, path: str | os.PathLike, rows: int) -> None:
+        """Append a file of ``rows`` JSONL lines (a worker's part file) to a plain JSONL output,
+        copied in the kernel where it can be."""
+        if self.format != "jsonl" or isinstance(self._fh, gzip.GzipFile):
+            raise ValueError(f"{self.path}: a part file can only be appended to a plain JSONL output")
+        self._fh.flush()
+        out = self._fh.fileno()
+        with open(path, "rb") as src:
+            left = os.fstat(src.fileno()).st_size
+            try:
+                while left > 0:
+                    n = os.copy_file_range(src.fileno(), out, left)
+                    if n == 0:
+                        break
+                    left -= n
+            except (AttributeError, OSError):  # not Linux, or a file system without it
+                src.seek(os.fstat(src.fileno()).st_size - left)
+                self._fh.write(src.read())
+        self.count += rows
+
     def write_table(self, table) -> None:  # noqa: ANN001 - pyarrow.Table
         """Write a table built by :func:`parquet_tables` as one row group."""
         if self.format != "parquet":
@@ -523,12 +543,35 @@ def parquet_tables(
     return tables
 
 
+def write_arrow_tables(path: str | os.PathLike, tables: list) -> None:
+    """Tables of one schema as an Arrow IPC file (a worker's Parquet part, one batch per table)."""
+    import pyarrow as pa
+
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, tables[0].schema) as w:
+        for t in tables:
+            w.write_batch(t.combine_chunks().to_batches()[0] if t.num_rows else pa.record_batch([], schema=t.schema))
+
+
+def read_arrow_tables(path: str | os.PathLike) -> list:
+    """The tables :func:`write_arrow_tables` wrote, memory-mapped (no copy, no decoding)."""
+    import pyarrow as pa
+
+    with pa.memory_map(str(path)) as src:
+        reader = pa.ipc.open_file(src)
+        return [pa.Table.from_batches([reader.get_batch(i)]) for i in range(reader.num_record_batches)]
+
+
 def _table(rows: list[dict], json_columns: tuple[str, ...], schema):  # noqa: ANN001, ANN202
+    """An Arrow table of ``rows``, built column by column (the semantics of
+    ``pa.Table.from_pylist``: names from the schema, else from the first row; a missing
+    key is null), which is 2-3x faster than ``from_pylist`` for OpenHands rows."""
     import pyarrow as pa
 
     if schema is not None:
-        return pa.Table.from_pylist(rows, schema=schema)
-    table = pa.Table.from_pylist(rows)
+        columns = [pa.array([r.get(f.name) for r in rows], f.type) for f in schema]
+        return pa.Table.from_arrays(columns, schema=schema)
+    names = list(rows[0]) if rows else []
+    table = pa.Table.from_arrays([pa.array([r.get(n) for r in rows]) for n in names], names=names)
     return table.replace_schema_metadata({_JSON_COLUMNS_KEY: orjson.dumps(list(json_columns))})
 
 
