@@ -15,6 +15,7 @@ from experio.adp import read_trajectories
 from experio.agent import AgentConfig
 from experio.envs import EnvSpec, InvalidActionError, Step, Task, ToolSpec, register_env
 from experio.llm import ScriptedLLM
+from experio.memory.extract import EXTRACT_RETRIES
 from experio.memory import (
     MemoryBank, MemoryItem, MemoryRunError, RunSummary, bank_path, items_used, parse_matts, parse_workflow,
     recorded, run_memory,
@@ -451,7 +452,8 @@ def test_matts_parallel_on_the_embedded_model(tmp_path):
     assert all(r["judged_status"] in ("success", "failure") for r in rows)  # every rollout is judged
     [final] = counted(tmp_path)
     extraction = json.loads(final["extraction"])
-    assert extraction["kind"] == "contrast" and extraction["items"] <= 5 and extraction["attempts"] in (1, 2)
+    assert extraction["kind"] == "contrast" and extraction["items"] <= 5
+    assert 1 <= extraction["attempts"] <= 1 + EXTRACT_RETRIES
     assert json.loads(final["selection"])["index"] in (0, 1) and final["total_steps"] == str(sum(int(r["steps"]) for r in rows))
     with MemoryBank(bank_path(tmp_path, method)) as bank:
         assert bank.num_items == extraction["items"] and len(bank) == (final["store"] == "true")
