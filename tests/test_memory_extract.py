@@ -288,3 +288,11 @@ def test_real_model_judges_and_extracts(embedded_llm):
     assert 1 <= len(result.items) <= 3
     for item in result.items:
         assert item.title and item.description and item.content
+
+
+def test_a_skip_message_names_the_first_problems_and_counts_the_rest():
+    many = "".join(f"# Memory Item {n}\n## Title t{n}\n\n" for n in range(2, 30))
+    llm = ScriptedLLM(replies=[" only a title\n\n" + many])
+    result = extract_items(llm, "q", "t", success=False, retries=0)
+    assert not result.ok and result.error.startswith("attempt 1: ")
+    assert result.error.count(";") == 3 and result.error.endswith(" more")

@@ -25,7 +25,7 @@ from experio.llm import LLM
 
 from . import prompts
 from .errors import MemoryParseError
-from .extract import EXTRACT_RETRIES, EXTRACT_TEMPERATURE, ExtractionResult
+from .extract import EXTRACT_RETRIES, EXTRACT_TEMPERATURE, ExtractionResult, first_problems
 from .records import MemoryItem
 
 log = logging.getLogger("experio.memory")
@@ -113,7 +113,7 @@ def induce_workflow(llm: LLM, task: str, trajectory_text: str, *, temperature: f
             result.items, result.error = [parse_workflow(c.text)], None
             return result
         except MemoryParseError as e:
-            errors.append(f"attempt {attempt + 1}: {'; '.join(e.problems)}")
+            errors.append(f"attempt {attempt + 1}: {first_problems(e.problems)}")
     result.error = " | ".join(errors)
     log.warning("workflow induction skipped for task %r after %d attempts: %s", task[:80], result.attempts, result.error)
     return result

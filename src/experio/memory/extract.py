@@ -255,16 +255,23 @@ def _extract(llm: LLM, prompt: str, task: str, max_items: int, structured: bool,
         try:
             items, problems = parse_memory_items_lenient(text, max_items, query=task, reject=_copy_problem)
         except MemoryParseError as e:
-            errors.append(f"attempt {attempt + 1}: {'; '.join(e.problems)}")
+            errors.append(f"attempt {attempt + 1}: {first_problems(e.problems)}")
             continue
         if items:  # the valid items are kept; what was dropped, and why, stays in the result
             result.items, result.dropped, result.error = items, problems, None
             return result
-        errors.append(f"attempt {attempt + 1}: {'; '.join(problems)}")
+        errors.append(f"attempt {attempt + 1}: {first_problems(problems)}")
     result.error = " | ".join(errors)
     log.warning("memory extraction (%s) skipped for task %r after %d attempts: %s", what, task[:80],
                 result.attempts, result.error)
     return result
+
+
+def first_problems(problems: list[str], keep: int = 3) -> str:
+    """The first `keep` problems of an attempt and how many more: a small model can write 40
+    half-items, and the message (logged, and kept in the record) should stay readable."""
+    more = len(problems) - keep
+    return "; ".join(problems[:keep]) + (f"; and {more} more" if more > 0 else "")
 
 
 def _words(text: str) -> list[str]:
