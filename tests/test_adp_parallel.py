@@ -83,7 +83,8 @@ def test_a_failed_run_leaves_no_partial_output(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]  # no temporary left
 
 
-def test_interrupted_parallel_run_stops_workers_and_keeps_no_output(tmp_path):
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_interrupted_parallel_run_stops_workers_and_keeps_no_output(tmp_path, suffix):
     import multiprocessing as mp
 
     raw, _ = _replicated_raw(tmp_path, "agenttuning_os", 300)
@@ -95,9 +96,9 @@ def test_interrupted_parallel_run_stops_workers_and_keeps_no_output(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        convert_file("agenttuning_os", raw, tmp_path / "std.jsonl", progress=interrupt, workers=2)
-    assert not (tmp_path / "std.jsonl").exists()
-    assert [p.name for p in tmp_path.iterdir()] == [raw.name]
+        convert_file("agenttuning_os", raw, tmp_path / f"sft{suffix}", progress=interrupt, workers=2,
+                     to="openhands", adp_output=tmp_path / f"std{suffix}")
+    assert [p.name for p in tmp_path.iterdir()] == [raw.name]  # no output, temporary or part file
     assert all(not p.is_alive() for p in mp.active_children() if p.name.startswith("ForkServerPoolWorker"))
 
 
