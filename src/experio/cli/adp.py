@@ -36,9 +36,9 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 WORKERS_HELP = (
-    "Worker processes: a number, or 'auto' (every CPU for inputs of 5,000 rows or more, "
-    "else 1). The output is the same for any number. Default 1: on 2 cores the pipes cost more "
-    "than a second worker gains (measured 6,037 vs 2,922 traj/s on 40k rows)."
+    "Worker processes: a number, or 'auto' (the default: every CPU for inputs of 5,000 rows or "
+    "more, else 1). The output is the same for any number. Measured on 2 idle cores, 200k rows "
+    "raw -> ADP -> OpenHands in one pass: 2 workers 5,273 traj/s, 1 worker 3,782."
 )
 
 
@@ -127,7 +127,7 @@ def convert(
     adp_output: Optional[Path] = typer.Option(
         None, "--adp-output", help="With --to: also write the ADP trajectories of the same rows here."
     ),
-    workers: str = typer.Option("1", "--workers", "-j", help=WORKERS_HELP),
+    workers: str = typer.Option("auto", "--workers", "-j", help=WORKERS_HELP),
 ) -> None:
     """Convert raw dataset rows to ADP trajectories (or, with --to, straight to a training format)."""
     if dataset not in adp.converter_names():
@@ -156,7 +156,7 @@ def export(
     dataset: Optional[str] = typer.Option(
         None, "--dataset", "-d", help="Dataset whose tool registry to use (default: from the path)."
     ),
-    workers: str = typer.Option("1", "--workers", "-j", help=WORKERS_HELP),
+    workers: str = typer.Option("auto", "--workers", "-j", help=WORKERS_HELP),
 ) -> None:
     """Export ADP trajectories to a training format."""
     if to not in adp.exporter_names():
