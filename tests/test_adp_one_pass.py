@@ -84,7 +84,9 @@ def test_export_failure_rejects_the_row_from_both_outputs(tmp_path):
 
     base.register_exporter("refuses-bad")(Refuses)
     try:
-        s = convert_file("agenttuning_os", path, tmp_path / "o.jsonl", to="refuses-bad", adp_output=tmp_path / "a.jsonl")
+        # workers=2 is ignored: a fresh worker process would not know an exporter registered here
+        s = convert_file("agenttuning_os", path, tmp_path / "o.jsonl", to="refuses-bad", adp_output=tmp_path / "a.jsonl",
+                         workers=2)
     finally:
         del base.EXPORTERS["refuses-bad"]
     assert (s.rows_in, s.rows_ok, s.rejected) == (2, 1, 1)

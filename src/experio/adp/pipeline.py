@@ -218,9 +218,9 @@ def convert_file(
 
     ``workers > 1`` converts chunks of rows in that many processes; the output
     is byte-identical to ``workers=1``. Converters that join several rows into
-    one trajectory (``nnetnav-live``) and converters registered outside
-    ``experio.adp`` (which a fresh worker process would not know) run in this
-    process whatever ``workers`` says.
+    one trajectory (``nnetnav-live``) and converters or exporters registered
+    outside ``experio.adp`` (which a fresh worker process would not know) run in
+    this process whatever ``workers`` says.
     """
     if version not in WIRE_VERSIONS:
         raise ValueError(f"unknown version {version!r}; choose one of {WIRE_VERSIONS}")
@@ -235,6 +235,7 @@ def convert_file(
         job = _Job("convert", dataset, version=version, json_columns=exporter.json_columns, export_to=to,
                    with_adp=adp_output is not None)
         summary = RunSummary(f"convert {dataset} -> {to}", str(input), str(output))
+        workers = _usable_workers(workers, exporter)
     if type(conv).stream is not Converter.stream:  # rows group across chunk boundaries
         return _run_streaming(job, input, output, adp_output, summary, progress)
     workers = _usable_workers(workers, conv)
