@@ -117,7 +117,7 @@ def _fail(msg: str, code: int = 2) -> None:
 @app.command()
 def convert(
     input: Path = typer.Argument(..., help="Raw rows: .jsonl[.gz], .parquet or a .json array."),
-    dataset: str = typer.Option(..., "--dataset", "-d", help="Converter name (see --list)."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Converter name (see experio adp list)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output: .jsonl, .jsonl.gz or .parquet (ADP, or --to's format)."),
     version: str = typer.Option("release", help="Wire form: 'release' or '1.2.0'."),
     to: Optional[str] = typer.Option(
