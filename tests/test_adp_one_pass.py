@@ -4,6 +4,7 @@ keeps the balance, and rejects rows the exporter cannot express from both output
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -54,6 +55,21 @@ def test_one_pass_workers_give_the_same_bytes(tmp_path):
         assert s.balanced and s.rows_in > 600
         outs[w] = ((tmp_path / f"o{w}.parquet").read_bytes(), (tmp_path / f"a{w}.jsonl").read_bytes())
     assert outs[1] == outs[2]
+
+
+@pytest.mark.parametrize("out,adp", [("o.jsonl.gz", "a.jsonl"), ("o.parquet", "a.jsonl.gz")])
+def test_one_pass_workers_with_one_gzip_output(tmp_path, out, adp):
+    """A gzip output goes through the pipe while the other one uses part files."""
+    raw = _raw_jsonl(tmp_path, "agenttuning_os", copies=120)
+    got = {}
+    for w in (1, 2):
+        d = tmp_path / str(w)
+        d.mkdir()
+        s = convert_file("agenttuning_os", raw, d / out, to="openhands", adp_output=d / adp, workers=w)
+        assert s.balanced
+        # a gzip header carries the time it was written: compare the content
+        got[w] = tuple(gzip.open(p).read() if p.suffix == ".gz" else p.read_bytes() for p in (d / out, d / adp))
+    assert got[1] == got[2]
 
 
 def test_grouping_converter_one_pass(tmp_path):

@@ -374,7 +374,8 @@ class _Job:
     schema: Any = None  # Parquet: the file's schema, once the first rows fixed it
     adp_output: str = "jsonl"  # one pass with ADP kept: that file's format and schema
     adp_schema: Any = None
-    parts_dir: str | None = None  # workers write plain-JSONL results here, not through the pipe
+    parts_dir: str | None = None  # workers write the output's results here, not through the pipe
+    adp_parts_dir: str | None = None  # the same for the ADP output (None: through the pipe)
 
 
 @dataclass
@@ -470,7 +471,7 @@ def _process_chunk(job: _Job, chunk: "list | ParquetSlice") -> _ChunkResult:
         res.rows_out += len(values)
     res.out = _encode(out, job.output, job.json_columns, job.schema, job.parts_dir)
     if job.with_adp:
-        res.adp = _encode(adp_rows, job.adp_output, ADP_JSON_COLUMNS, job.adp_schema, job.parts_dir)
+        res.adp = _encode(adp_rows, job.adp_output, ADP_JSON_COLUMNS, job.adp_schema, job.adp_parts_dir)
     return res
 
 
@@ -502,12 +503,16 @@ def _encode(
 def _parts_dir(output: str | os.PathLike, adp_output: str | os.PathLike | None, workers: int) -> Path | None:
     """A hidden folder beside the output for the workers' part files (more than one worker
     and an output that is not gzip: a gzip stream is compressed by the writer, from the pipe)."""
-    outs = [p for p in (output, adp_output) if p is not None and not str(p).lower().endswith(".gz")]
-    if workers < 2 or not outs:
+    if workers < 2 or not any(_takes_parts(p) for p in (output, adp_output)):
         return None
     folder = Path(output).parent
     folder.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{Path(output).name}.parts.", dir=folder))
+
+
+def _takes_parts(path: str | os.PathLike | None) -> bool:
+    """Whether an output can be assembled from part files (any but gzip and none)."""
+    return path is not None and not str(path).lower().endswith(".gz")
 
 
 def _run_chunked(
@@ -529,7 +534,8 @@ def _run_chunked(
         with ExitStack() as stack:
             if parts is not None:
                 stack.callback(shutil.rmtree, parts, ignore_errors=True)
-                job = replace(job, parts_dir=str(parts))
+                job = replace(job, parts_dir=str(parts) if _takes_parts(output) else None,
+                              adp_parts_dir=str(parts) if _takes_parts(adp_output) else None)
             w, w_adp = _open_writers(stack, job, output, adp_output)
             pool = stack.enter_context(OrderedPool(workers))
 
