@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from experio.adp import read_trajectories
-from experio.runfiles import save_line_plot, write_json, write_text
+from experio.runs import save_line_plot, write_json, write_text
 
 
 def episode_rows(out: Path) -> list[dict[str, Any]]:

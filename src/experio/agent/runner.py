@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from experio.adp import TrajectoryWriter, read_trajectories
 from experio.envs import Environment, Task, make_env
 from experio.llm import LLM
-from experio.runfiles import update_json
+from experio.runs import update_json
 
 from .context import make_context
 from .loop import AgentConfig, EpisodeResult, run_episode

@@ -14,13 +14,13 @@ import importlib
 
 import typer
 
+from .common import make_app
 from .llm_commands import register as _register_llm_commands
 
-app = typer.Typer(
+app = make_app(
+    "Agent research that runs: ReasoningBank memory, AgentFold context folding, ADP trajectories, "
+    "emergence measures.",
     name="experio",
-    help="Agent research that runs: memory, folding, ADP, multi-agent reasoning, emergence, speech.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
 )
 _register_llm_commands(app)
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 import typer
+
+from .common import make_app
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -29,7 +31,7 @@ from rich.table import Table
 from experio import adp
 from experio.adp.parallel import usable_cpus
 
-app = typer.Typer(
+app = make_app(
     help="Agent Data Protocol: convert datasets to ADP, export ADP to training formats, "
     "validate, inspect and mix.",
     no_args_is_help=True,

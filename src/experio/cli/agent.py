@@ -8,9 +8,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .common import BaseUrlOption, LLMOption, ModelOption, console, fail, open_llm
+from .common import make_app, BaseUrlOption, LLMOption, ModelOption, console, fail, open_llm
 
-app = typer.Typer(help="Run LLM agents in TextWorld or MiniWoB++ with ReAct or AgentFold context.", no_args_is_help=True)
+app = make_app(help="Run LLM agents in TextWorld or MiniWoB++ with ReAct or AgentFold context.", no_args_is_help=True)
 
 
 def parse_settings(pairs: list[str]) -> dict:

@@ -26,7 +26,7 @@ from rich.table import Table
 
 from experio.embed import cosine_top_k, load_embedder
 from experio.llm import LLM, SchemaMismatchError
-from experio.runfiles import write_json, write_text
+from experio.runs import write_json, write_text
 
 FEW_SHOT = "Q: What is the capital of Italy?\nA: Rome\n\nQ: What is the capital of Spain?\nA: Madrid\n\n"
 QA = [

@@ -17,9 +17,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from experio.emergence import MEASURES, EmergenceError, analyze_groups
 from experio.llm import LLMError
 
-from .common import BaseUrlOption, LLMOption, ModelOption, open_llm
+from .common import make_app, BaseUrlOption, LLMOption, ModelOption, open_llm
 
-app = typer.Typer(help="Information-theoretic emergence measures (Psi, PID synergy, I3) for multi-agent logs.")
+app = make_app(help="Information-theoretic emergence measures (Psi, PID synergy, I3) for multi-agent logs.")
 console = Console(stderr=True)
 
 

@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from .agent import parse_settings, resolve_tasks
-from .common import BaseUrlOption, LLMOption, ModelOption, console, fail, open_llm
+from .common import make_app, BaseUrlOption, LLMOption, ModelOption, console, fail, open_llm
 
-app = typer.Typer(help="Agent memory that learns from success and failure (ReasoningBank, MaTTS, baselines).",
+app = make_app(help="Agent memory that learns from success and failure (ReasoningBank, MaTTS, baselines).",
                   no_args_is_help=True)
 
 

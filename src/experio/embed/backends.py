@@ -9,10 +9,12 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from experio.errors import ExperioError
+
 from .topk import l2_normalize
 
 
-class EmbeddingError(RuntimeError):
+class EmbeddingError(ExperioError, RuntimeError):
     """An embedding backend is missing, misconfigured or unreachable."""
 
 

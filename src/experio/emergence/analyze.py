@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experio.runfiles import write_text
+from experio.runs import write_text
 
 from .dynamics import batch_criteria, batch_pair_pid, batch_triples, p_value, row_shuffle, time_shift
 from .errors import CSVFormatError, EmergenceInputError

@@ -1,5 +1,10 @@
 """Exceptions raised by `experio.emergence`.
 
+    ExperioError (experio.errors)
+     └── EmergenceError               (also a ValueError)
+          ├── EmergenceInputError
+          └── CSVFormatError
+
 Every error says what was wrong, where, and what to do about it, e.g.::
 
     >>> from experio.emergence import entropy
@@ -10,8 +15,10 @@ Every error says what was wrong, where, and what to do about it, e.g.::
 
 from __future__ import annotations
 
+from experio.errors import ExperioError
 
-class EmergenceError(ValueError):
+
+class EmergenceError(ExperioError, ValueError):
     """Base class of all errors of experio.emergence (a ValueError, so callers may catch either)."""
 
 

@@ -60,7 +60,7 @@ import numpy as np
 from experio.adp import MessageAction, TextObservation, Trajectory, TrajectoryWriter
 from experio.llm import LLM, NotSupportedError, SchemaMismatchError
 
-from experio.runfiles import write_text
+from experio.runs import write_text
 
 from .errors import EmergenceInputError
 from .personas import Persona, assign_personas

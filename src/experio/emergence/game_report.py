@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experio.runfiles import write_text
+from experio.runs import write_text
 
 from .analyze import DEFAULT_BINS, DEFAULT_SHUFFLES, MEASURE_KEYS, Report, _jsonable, analyze_groups
 from .errors import EmergenceInputError

@@ -1,9 +1,20 @@
-"""Precise exceptions of the environment layer. Each message says what was wrong and what to do."""
+"""Precise exceptions of the environment layer. Each message says what was wrong and what to do.
+
+    ExperioError (experio.errors)
+     └── EnvError
+          ├── EnvSetupError
+          ├── TaskError               (also a UsageError)
+          │    └── TaskFileError
+          ├── InvalidActionError      (also a ValueError)
+          └── EpisodeStateError
+"""
 
 from __future__ import annotations
 
+from experio.errors import ExperioError, UsageError
 
-class EnvError(RuntimeError):
+
+class EnvError(ExperioError, RuntimeError):
     """Base class of every error raised by `experio.envs`."""
 
 
@@ -11,7 +22,7 @@ class EnvSetupError(EnvError):
     """A package, binary or compiler the environment needs is missing or broken."""
 
 
-class TaskError(EnvError, ValueError):
+class TaskError(EnvError, UsageError):
     """A task names an unknown environment or game, or has settings the environment rejects."""
 
 

@@ -1,13 +1,25 @@
-"""Precise exceptions of the LLM layer. Each message says what was wrong, where, and what to do."""
+"""Precise exceptions of the LLM layer. Each message says what was wrong, where, and what to do.
+
+    ExperioError (experio.errors)
+     └── LLMError
+          ├── ModelFileError          (also an InputFileError)
+          ├── ModelLoadError
+          ├── ServerUnreachableError
+          ├── NotSupportedError
+          ├── SchemaMismatchError
+          └── BackendConfigError      (also a UsageError)
+"""
 
 from __future__ import annotations
 
+from experio.errors import ExperioError, InputFileError, UsageError
 
-class LLMError(RuntimeError):
+
+class LLMError(ExperioError, RuntimeError):
     """Base class of every error raised by `experio.llm`."""
 
 
-class ModelFileError(LLMError):
+class ModelFileError(LLMError, InputFileError):
     """The model file is missing, truncated, or its checksum is wrong."""
 
 
@@ -34,5 +46,5 @@ class SchemaMismatchError(LLMError):
         self.text = text
 
 
-class BackendConfigError(LLMError):
+class BackendConfigError(LLMError, UsageError):
     """An unknown backend name or a missing setting (e.g. `EXPERIO_BASE_URL` for `openai`)."""

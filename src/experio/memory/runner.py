@@ -34,7 +34,7 @@ from experio.adp import Trajectory, TrajectoryWriter, read_trajectories
 from experio.agent import AgentConfig
 from experio.envs import Environment, Task, make_env
 from experio.llm import LLM
-from experio.runfiles import update_json
+from experio.runs import update_json
 
 from .loop import MemoryLoop, MemorySettings, TaskOutcome, items_json, parse_matts
 from .records import Experience, MemoryItem
