@@ -1,7 +1,8 @@
 """experio: agent research that runs.
 
-Layers (bottom up, see DESIGN.md): llm, embed, adp, envs, agent, memory, retrieval,
-orchestrate, train, emergence, speech, cli. Import what you need from its layer, e.g.
+Layers (bottom up, see DESIGN.md's table, checked by tests/test_layers.py): errors and runs;
+llm, embed, adp, envs; agent; memory (ReasoningBank, MaTTS), emergence; cli. Import what you
+need from its package, e.g.
 
     >>> from experio.llm import load_llm
     >>> llm = load_llm()                      # the embedded Gemma 3 270M by default
