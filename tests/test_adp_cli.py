@@ -49,11 +49,11 @@ def test_convert_parquet_output_and_120_version(tmp_path):
 
 def test_errors_are_clear_and_nonzero(tmp_path):
     code, out = _run("convert", "-d", "nope", "x.json", "-o", tmp_path / "o.jsonl")
-    assert code == 2 and "no converter named 'nope'" in out
+    assert code == 2 and "unknown dataset 'nope'; choose one of: " in out and "agenttuning_os" in out
     code, out = _run("export", "--to", "latex", "x.json", "-o", tmp_path / "o.jsonl")
-    assert code == 2 and "no exporter named 'latex'" in out
+    assert code == 2 and "unknown exporter 'latex'; choose one of: " in out and "openhands" in out
     code, out = _run("convert", "-d", "agenttuning_os", tmp_path / "missing.jsonl", "-o", tmp_path / "o.jsonl")
-    assert code == 2 and "input not found" in out
+    assert code == 2 and "does not exist" in out
     code, out = _run("mix", "--weights", "a=x", "a=" + str(tmp_path), "-o", tmp_path / "m.jsonl")
     assert code == 2 and "not a number" in out
 

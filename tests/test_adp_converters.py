@@ -10,14 +10,14 @@ import pytest
 
 from experio.adp import convert_rows, converter_names, get_converter, read_rows
 from experio.adp.converters import END_AGENT_MESSAGES, END_USER_MESSAGES, closing_turns
-from experio.adp.io import Row
+from experio.adp import Row
 from test_adp_support import RAW_DATASETS, load, normalize_closing, sample
 
 
 def _convert(dataset: str) -> tuple[list[dict], list[tuple]]:
     out, rejects = [], []
-    for lines, value, reason, raw in convert_rows(dataset, read_rows(sample(dataset, "sample_raw.json"))):
-        (out if value is not None else rejects).append(value if value is not None else (lines, reason))
+    for c in convert_rows(dataset, read_rows(sample(dataset, "sample_raw.json"))):
+        (out if c.value is not None else rejects).append(c.value if c.value is not None else (c.lines, c.reason))
     return out, rejects
 
 
@@ -102,11 +102,11 @@ def test_malformed_rows_are_rejected_with_reason_and_the_rest_converts():
     bad_action["conversations"][1]["content"] = "Think: hmm\n\nAct: dance"
     rows = [Row(1, good), Row(2, None, "invalid JSON: x"), Row(3, bad_action), Row(4, ["not", "a", "dict"])]
     res = list(convert_rows("agenttuning_os", rows))
-    assert res[0][1]["id"] == good["id"]
-    assert [r[0] for r in res[1:]] == [(2,), (3,), (4,)]
-    assert "invalid JSON" in res[1][2]
-    assert "cannot parse the action" in res[2][2]
-    assert "expected a JSON object" in res[3][2]
+    assert res[0].value["id"] == good["id"]
+    assert [r.lines for r in res[1:]] == [(2,), (3,), (4,)]
+    assert "invalid JSON" in res[1].reason
+    assert "cannot parse the action" in res[2].reason
+    assert "expected a JSON object" in res[3].reason
 
 
 def test_schema_violations_from_a_converter_are_rejects():
@@ -121,12 +121,13 @@ def test_schema_violations_from_a_converter_are_rejects():
 def test_filtered_rows_are_skips_not_silent_drops():
     raw = load("nebius_SWE-agent-trajectories", "sample_raw.json")[0]
     res = list(convert_rows("nebius_SWE-agent-trajectories", [Row(7, dict(raw, target=False))]))
-    assert res[0][1] is None and res[0][2].startswith("skipped: target is false")
+    assert res[0].value is None and res[0].reason.startswith("skipped: target is false")
 
 
 def test_version_120_output():
     raw = load("agenttuning_db", "sample_raw.json")[:1]
-    (lines, value, reason, _), = convert_rows("agenttuning_db", [Row(1, raw[0])], version="1.2.0")
+    (converted,) = convert_rows("agenttuning_db", [Row(1, raw[0])], version="1.2.0")
+    value = converted.value
     assert value["schema_version"] == "1.2.0" and value["content"][0]["reward"] is None
     with pytest.raises(ValueError, match="unknown version"):
         list(convert_rows("agenttuning_db", [], version="2.0"))

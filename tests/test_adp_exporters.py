@@ -242,7 +242,7 @@ def test_trl_rows_render_with_a_tool_aware_hf_template(tmp_path):
 
 
 def test_all_formats_registered():
-    assert exporter_names() == ["agentlab", "openai", "openhands", "sweagent", "trl"]
+    assert exporter_names() == ["agentlab", "atif", "openai", "openhands", "sweagent", "trl"]
     with pytest.raises(KeyError, match="openhands"):
         get_exporter("nope")
 

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from experio.adp import RowWriter, TrajectoryWriter, read_rows, read_trajectories
-from experio.adp.io import InputFormatError, read_json_array, read_parquet
+from experio.adp import InputFormatError
+from experio.adp.readers import read_json_array, read_parquet
 from test_adp_support import load, sample
 
 
@@ -68,7 +69,7 @@ def test_unknown_formats_are_clear(tmp_path):
         list(read_rows(tmp_path / "x.csv"))
     with pytest.raises(InputFormatError, match="unknown output format"):
         RowWriter(tmp_path / "out.txt")
-    with pytest.raises(FileNotFoundError, match="input not found"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         read_rows(tmp_path / "missing.jsonl")
 
 

@@ -130,7 +130,7 @@ def test_cli_convert_to(tmp_path):
     assert first["tools"] and any(m.get("tool_calls") for m in first["messages"])
     assert len((tmp_path / "std.jsonl").read_text().splitlines()) == 5
     res = runner.invoke(app, ["convert", "-d", "agenttuning_db", str(raw), "--to", "latex", "-o", str(tmp_path / "x.jsonl")])
-    assert res.exit_code == 2 and "no exporter named 'latex'" in res.output
+    assert res.exit_code == 2 and "unknown exporter 'latex'" in res.output
     res = runner.invoke(app, ["convert", "-d", "agenttuning_db", str(raw), "-o", str(tmp_path / "x.jsonl"),
                               "--adp-output", str(tmp_path / "y.jsonl")])
     assert res.exit_code == 2 and "--adp-output needs --to" in res.output

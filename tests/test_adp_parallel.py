@@ -9,7 +9,7 @@ import json
 import pytest
 
 from experio.adp import RowWriter, convert_file, export_file, has_at_least_rows
-from experio.adp.io import read_chunks
+from experio.adp.readers import read_chunks
 from test_adp_support import sample
 
 DATASETS = ["agenttuning_os", "agenttuning_db", "orca_agentinstruct"]

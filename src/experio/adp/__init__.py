@@ -3,14 +3,17 @@
 Implements "Agent Data Protocol: Unifying Datasets for Diverse, Effective
 Fine-tuning of LLM Agents" (Song et al., arXiv 2510.24702): a pydantic schema
 wire-compatible with the official JSON, converters raw -> ADP per dataset,
-exporters ADP -> training formats, validation, statistics, weighted mixing,
-and streaming file I/O (JSONL, JSONL.gz, Parquet, JSON arrays).
+exporters ADP -> training formats and ATIF (the Agent Trajectory Interchange
+Format, also read as input), validation, statistics, weighted mixing, and
+streaming file I/O (JSONL, JSONL.gz, Parquet, JSON arrays). Its errors are in
+`experio.adp.errors` (the tree is drawn there), all `ADPError`s.
 
 >>> from experio.adp import converter_names, exporter_names
 >>> "nnetnav-live" in converter_names(), "trl" in exporter_names()
 (True, True)
 """
 
+from experio.adp.atif import from_atif, is_atif, to_atif
 from experio.adp.converters import (
     Converter,
     SkipRow,
@@ -18,25 +21,40 @@ from experio.adp.converters import (
     get_converter,
     register_converter,
 )
+from experio.adp.engine import INPUT_FORMATS, Converted
+from experio.adp.errors import (
+    ADPError,
+    ATIFError,
+    ExportError,
+    InputFormatError,
+    SchemaVersionError,
+    TrajectoryError,
+    UnknownConverterError,
+    UnknownExporterError,
+    UnknownNameError,
+    UnknownToolsetError,
+)
 from experio.adp.exporters import (
     ExportContext,
-    ExportError,
     Exporter,
     exporter_names,
     get_exporter,
     register_exporter,
 )
-from experio.adp.io import InputFormatError, Row, RowWriter, has_at_least_rows, read_rows, write_rows
 from experio.adp.mix import mix, name_inputs, parse_weights
+from experio.adp.parallel import usable_cpus
 from experio.adp.pipeline import (
-    RunSummary,
+    TrajectoryRow,
     convert_file,
     convert_rows,
+    detect_dataset,
     export_file,
     guess_dataset,
+    iter_trajectory_rows,
     read_trajectories,
     rejects_path,
 )
+from experio.adp.readers import Row, has_at_least_rows, read_rows
 from experio.adp.schema import (
     RELEASE,
     SCHEMA_VERSION,
@@ -46,7 +64,6 @@ from experio.adp.schema import (
     ImageAnnotation,
     ImageObservation,
     MessageAction,
-    SchemaVersionError,
     TextObservation,
     Trajectory,
     WebObservation,
@@ -55,17 +72,24 @@ from experio.adp.schema import (
     to_wire,
 )
 from experio.adp.stats import Stats, stats
+from experio.adp.summary import RunSummary
 from experio.adp.tools import Tool, ToolSet, get_toolset, register_toolset, toolset_names
-from experio.adp.validate import ValidationReport, validate_file, validate_path
+from experio.adp.validate import DatasetReport, ValidationReport, validate_file, validate_path
 from experio.adp.writer import TrajectoryWriter
+from experio.adp.writers import RowWriter, write_rows
 
 __all__ = [
+    "ADPError",
+    "ATIFError",
+    "INPUT_FORMATS",
     "RELEASE",
     "SCHEMA_VERSION",
     "ApiAction",
     "BoundingBox",
     "CodeAction",
+    "Converted",
     "Converter",
+    "DatasetReport",
     "ExportContext",
     "ExportError",
     "Exporter",
@@ -83,18 +107,29 @@ __all__ = [
     "Tool",
     "ToolSet",
     "Trajectory",
+    "TrajectoryError",
+    "TrajectoryRow",
     "TrajectoryWriter",
+    "UnknownConverterError",
+    "UnknownExporterError",
+    "UnknownNameError",
+    "UnknownToolsetError",
     "ValidationReport",
     "WebObservation",
     "convert_file",
     "convert_rows",
     "converter_names",
+    "detect_dataset",
     "export_file",
     "exporter_names",
+    "from_atif",
     "get_converter",
     "get_exporter",
     "get_toolset",
     "guess_dataset",
+    "has_at_least_rows",
+    "is_atif",
+    "iter_trajectory_rows",
     "mix",
     "name_inputs",
     "normalize_language",
@@ -107,10 +142,11 @@ __all__ = [
     "register_toolset",
     "rejects_path",
     "stats",
+    "to_atif",
     "to_wire",
     "toolset_names",
+    "usable_cpus",
     "validate_file",
     "validate_path",
     "write_rows",
-    "has_at_least_rows",
 ]

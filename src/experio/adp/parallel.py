@@ -15,6 +15,14 @@ whatever large objects the calling process holds. Elsewhere workers are
 spawned. Workers ignore SIGINT: Ctrl-C reaches the parent, which terminates
 and reaps them on the way out of the ``with`` block; if the parent is killed
 outright, the workers read end-of-file on their task pipe and exit.
+
+Workers do not import the caller's main module. Python's fork server and spawn
+normally re-run a script's top level in every new process, so a script that calls
+``export_file(..., workers=2)`` without an ``if __name__ == "__main__":`` guard
+would start pools from inside its own workers, over and over. A worker here only
+needs ``experio.adp`` (the job names a registered converter or exporter; one
+defined in the caller's script runs in the caller's process anyway), so the main
+module is hidden from multiprocessing while the workers start.
 """
 
 from __future__ import annotations
@@ -22,8 +30,12 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 from collections import deque
+from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
+
+from experio.errors import UsageError
 
 #: modules the fork server imports once, so forked workers start ready
 _PRELOAD = ["experio.adp.pipeline", "pyarrow.parquet"]
@@ -54,6 +66,31 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While workers start, give multiprocessing no main module to re-import in them.
+
+    It re-imports ``__main__`` from its ``__spec__`` name or its ``__file__``; both are put
+    back at once, before any other code of the caller runs again.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    missing = object()
+    saved = {k: main.__dict__.get(k, missing) for k in ("__spec__", "__file__")}
+    main.__dict__["__spec__"] = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is missing:
+                main.__dict__.pop(k, None)
+            else:
+                main.__dict__[k] = v
+
+
 class OrderedPool:
     """``with OrderedPool(workers) as pool: for r in pool.map(fn, job, chunks): ...``
 
@@ -64,14 +101,15 @@ class OrderedPool:
 
     def __init__(self, workers: int, max_inflight: int | None = None) -> None:
         if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+            raise UsageError(f"workers must be >= 1, got {workers}")
         self.workers = workers
         self.max_inflight = max_inflight or 2 * workers
         self._pool: Any = None
 
     def __enter__(self) -> "OrderedPool":
         if self.workers > 1:
-            self._pool = _mp_context().Pool(self.workers, initializer=_ignore_sigint)
+            with _main_module_hidden():
+                self._pool = _mp_context().Pool(self.workers, initializer=_ignore_sigint)
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:

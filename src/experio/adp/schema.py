@@ -28,16 +28,15 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from experio.adp.errors import SchemaVersionError
+from experio.errors import unknown_name
+
 RELEASE = "release"
 SCHEMA_VERSION = "1.2.0"
 SUPPORTED_VERSIONS = ("1.0.0", "1.1.0", "1.2.0")
 WIRE_VERSIONS = (RELEASE, SCHEMA_VERSION)
 
 Source = Literal["user", "agent", "environment"]
-
-
-class SchemaVersionError(ValueError):
-    """A trajectory holds data that the requested wire version cannot carry."""
 
 
 class _Strict(BaseModel):
@@ -228,14 +227,20 @@ def item_to_wire(item: BaseModel, version: str = RELEASE, where: str = "item") -
     return out
 
 
+def check_version(version: str) -> str:
+    """``version`` if it is a wire version ("release", "1.2.0"), else a UsageError listing them."""
+    if version not in WIRE_VERSIONS:
+        raise unknown_name("version", version, WIRE_VERSIONS)
+    return version
+
+
 def to_wire(traj: Trajectory, version: str = RELEASE) -> dict:
     """A trajectory as the official JSON object (``version`` "release" or "1.2.0").
 
     Raises :class:`SchemaVersionError` when the release form cannot hold the
     data (a reward, reasoning content, non-string details or available_apis).
     """
-    if version not in WIRE_VERSIONS:
-        raise ValueError(f"unknown wire version {version!r}; choose one of {WIRE_VERSIONS}")
+    check_version(version)
     v12 = version != RELEASE
     content = [
         item_to_wire(it, version, f"trajectory {traj.id!r} content[{i}]")

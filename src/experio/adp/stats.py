@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from experio.adp.io import read_rows
+from experio.adp.readers import read_rows
 
 
 @dataclass

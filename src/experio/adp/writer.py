@@ -19,65 +19,30 @@ appending; :func:`experio.adp.read_trajectories` with
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import orjson
-
-from experio.adp.schema import RELEASE, Trajectory, to_wire
+from experio.adp.schema import RELEASE, Trajectory, check_version, to_wire
+from experio.runs import RecordAppender
 
 
-class TrajectoryWriter:
+class TrajectoryWriter(RecordAppender):
     """Append ADP trajectories to a JSONL file, one line each, flushed per write.
 
-    ``version`` is the wire form ("release" or "1.2.0"); ``fsync=True`` also
-    forces each line to disk (slower; for runs that must survive power loss).
+    ``version`` is the wire form ("release" or "1.2.0"); ``fsync=True`` also forces each
+    line to disk (slower; for runs that must survive power loss). Built on
+    `experio.runs.RecordAppender`, which cuts a killed run's partial last line on opening.
     """
 
     def __init__(self, path: str | os.PathLike, version: str = RELEASE, fsync: bool = False) -> None:
-        self.path = Path(path)
-        self.version = version
-        self.fsync = fsync
-        self.count = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        _drop_partial_last_line(self.path)
-        self._fh = open(self.path, "ab")
+        self.version = check_version(version)
+        super().__init__(path, fsync=fsync, encode=self._wire)
+
+    def _wire(self, traj: Trajectory | dict) -> dict:
+        model = traj if isinstance(traj, Trajectory) else Trajectory.model_validate(traj)
+        return to_wire(model, self.version)
 
     def write(self, traj: Trajectory | dict) -> None:
         """Validate and append one trajectory (a model or an ADP dict)."""
-        model = traj if isinstance(traj, Trajectory) else Trajectory.model_validate(traj)
-        self._fh.write(orjson.dumps(to_wire(model, self.version), option=orjson.OPT_APPEND_NEWLINE))
-        self._fh.flush()
-        if self.fsync:
-            os.fsync(self._fh.fileno())
-        self.count += 1
-
-    def close(self) -> None:
-        self._fh.close()
+        super().write(traj)
 
     def __enter__(self) -> "TrajectoryWriter":
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _drop_partial_last_line(path: Path) -> None:
-    """Cut a file back to its last newline (the remains of an interrupted write)."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "rb+") as f:
-        f.seek(-1, os.SEEK_END)
-        if f.read(1) == b"\n":
-            return
-        size = f.seek(0, os.SEEK_END)
-        pos, chunk = size, 1 << 16
-        while pos > 0:
-            start = max(0, pos - chunk)
-            f.seek(start)
-            block = f.read(pos - start)
-            i = block.rfind(b"\n")
-            if i != -1:
-                f.truncate(start + i + 1)
-                return
-            pos = start
-        f.truncate(0)

@@ -22,7 +22,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from experio.adp.io import Row
+from experio.adp.errors import UnknownConverterError
+from experio.adp.readers import Row
 
 
 class SkipRow(Exception):
@@ -101,11 +102,12 @@ def register_converter(name: str, source: str = "") -> Callable[[Any], Any]:
 
 
 def get_converter(name: str) -> Converter:
-    """The converter registered as ``name``; KeyError lists the known names."""
+    """The converter registered as ``name``; UnknownConverterError (a UsageError and a
+    KeyError) lists the known names."""
     try:
         return CONVERTERS[name]
     except KeyError:
-        raise KeyError(f"no converter named {name!r}; known: {sorted(CONVERTERS)}") from None
+        raise UnknownConverterError.of(name, CONVERTERS) from None
 
 
 def converter_names() -> list[str]:

@@ -31,7 +31,7 @@ from experio.adp.converters._base import (
     trajectory,
     web,
 )
-from experio.adp.io import Row
+from experio.adp.readers import Row
 
 _SUMMARY = "In summary, the next action I will perform is"
 _GOAL = (

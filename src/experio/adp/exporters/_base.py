@@ -16,12 +16,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from experio.adp.errors import ExportError, UnknownExporterError
 from experio.adp.schema import Trajectory
 from experio.adp.tools import ToolSet, find_toolset
-
-
-class ExportError(ValueError):
-    """A trajectory cannot be expressed in the target format (the row is rejected)."""
 
 
 @dataclass(frozen=True)
@@ -61,10 +58,11 @@ def register_exporter(name: str) -> Callable[[type[Exporter]], type[Exporter]]:
 
 
 def get_exporter(name: str) -> Exporter:
+    """The exporter registered as ``name``; UnknownExporterError lists the known names."""
     try:
         return EXPORTERS[name]
     except KeyError:
-        raise KeyError(f"no exporter named {name!r}; known: {sorted(EXPORTERS)}") from None
+        raise UnknownExporterError.of(name, EXPORTERS) from None
 
 
 def exporter_names() -> list[str]:

@@ -34,7 +34,8 @@ from experio.adp.exporters._base import (
     finish_text,
     register_exporter,
 )
-from experio.adp.exporters._prompts import AGENTLAB_ACTION_SPACE, AGENTLAB_SUFFIX, AGENTLAB_SYSTEM
+from experio.adp.exporters._prompts import AGENTLAB_SUFFIX, AGENTLAB_SYSTEM
+from experio.adp.tool_specs import AGENTLAB_ACTION_SPACE
 from experio.adp.schema import Trajectory
 
 HISTORY_HEADER = "\n\n\n\n\n# History of past actions\n"

@@ -12,6 +12,7 @@ from experio.adp.tools._base import (
     find_toolset,
     get_toolset,
     parse_api_text,
+    parse_tool,
     register_toolset,
     toolset_names,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "find_toolset",
     "get_toolset",
     "parse_api_text",
+    "parse_tool",
     "register_toolset",
     "toolset_names",
 ]

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from experio.adp.errors import UnknownToolsetError
+
 _PY_TO_JSON = {
     "str": "string",
     "int": "integer",
@@ -209,14 +211,12 @@ def register_toolset(ts: ToolSet) -> ToolSet:
 def get_toolset(dataset: str) -> ToolSet:
     """The tool set registered for ``dataset``.
 
-    Raises KeyError with the list of registered names when there is none.
+    Raises UnknownToolsetError (a KeyError) listing the registered names when there is none.
     """
     try:
         return _TOOLSETS[dataset]
     except KeyError:
-        raise KeyError(
-            f"no tool registry for dataset {dataset!r}; registered: {sorted(_TOOLSETS)}"
-        ) from None
+        raise UnknownToolsetError.of(dataset, _TOOLSETS) from None
 
 
 def find_toolset(dataset: str | None) -> ToolSet | None:

@@ -9,7 +9,7 @@ action space of the official ADP exporter (data, MIT).
 True
 """
 
-from experio.adp.exporters._prompts import AGENTLAB_ACTION_SPACE
+from experio.adp.tool_specs import AGENTLAB_ACTION_SPACE
 from experio.adp.tools._base import ToolSet, register_toolset
 
 
