@@ -25,8 +25,9 @@ observations, ``details``, ``available_apis``, the ADP schema version) goes into
 trajectory. ATIF from elsewhere (no ``extra.adp``) reads as: user and system messages ->
 user text observations (a system prompt named "system"), tool calls -> ``api_action``
 (the step's message is the first call's description), other agent messages ->
-``message_action``, results -> environment text observations. A result whose
-``source_call_id`` is not a tool call of its step is an `ATIFError`.
+``message_action``, results -> environment text observations, in ADP 1.2.0 (which
+carries reasoning content), with the agent's name, version and model as ``details``. A
+result whose ``source_call_id`` is not a tool call of its step is an `ATIFError`.
 
 >>> from experio.adp.schema import Trajectory
 >>> t = Trajectory.model_validate({"id": "t1", "details": {}, "content": [
@@ -190,7 +191,8 @@ def _observation_extra(item: Any, default_source: str) -> dict:
 # ---------------------------------------------------------------------------- ATIF -> ADP
 
 def from_atif(data: dict) -> dict:
-    """An ATIF trajectory as an ADP wire dict (validated; the ADP version it came from).
+    """An ATIF trajectory as an ADP wire dict (validated; in the ADP version it was written
+    from, 1.2.0 for ATIF from elsewhere).
 
     Raises `ATIFError` for what is not ATIF (no id, no steps, a step source outside
     user/agent/system, a result pointing at an unknown tool call id) and
@@ -215,7 +217,8 @@ def from_atif(data: dict) -> dict:
         if adp.get("available_apis") is not None:
             out["available_apis"] = adp["available_apis"]
         out["details"] = adp.get("details") or {}
-    else:
+    else:  # ATIF from elsewhere: 1.2.0, which carries reasoning content
+        out["schema_version"] = SCHEMA_VERSION
         out["details"] = _foreign_details(data)
     traj = Trajectory.model_validate(out)
     return to_wire(traj, RELEASE if traj.schema_version is None else SCHEMA_VERSION)

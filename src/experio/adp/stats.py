@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from experio.adp.readers import read_rows
+from experio.errors import InputFileError
 
 
 @dataclass
@@ -88,12 +89,14 @@ def stats(path: str | os.PathLike) -> dict[str, dict]:
     """
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"no such file or folder: {p}")
+        raise InputFileError(f"{p} does not exist; pass an ADP file or a folder of them")
     if p.is_file():
         files = [p]
     else:
         pats = ("sample_std.json", "*.jsonl", "*.jsonl.gz", "*.parquet")
         files = sorted({f for pat in pats for f in p.rglob(pat) if "rejects" not in f.name})
+        if not files:
+            raise InputFileError(f"{p}: no ADP files in it (sample_std.json, *.jsonl[.gz], *.parquet)")
     out: dict[str, dict] = {}
     for f in files:
         s = Stats()

@@ -261,7 +261,7 @@ def validate_path(
     folder of dataset folders (like the official ``datasets/``)."""
     p = Path(path)
     if not p.exists():
-        raise InputFileError(f"nothing to validate at {p}; check the path")
+        raise InputFileError(f"{p} does not exist; pass an ADP file, a dataset folder, or a folder of them")
     if dataset is not None and dataset not in _known_datasets():
         raise UnknownConverterError.of(dataset, _known_datasets())
     report = ValidationReport()

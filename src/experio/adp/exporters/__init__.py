@@ -1,8 +1,8 @@
-"""Exporters ADP -> training formats, one module per format, registered by name.
+"""Exporters ADP -> training formats and ATIF, one module per format, registered by name.
 
 >>> from experio.adp.exporters import exporter_names
 >>> exporter_names()
-['agentlab', 'openai', 'openhands', 'sweagent', 'trl']
+['agentlab', 'atif', 'openai', 'openhands', 'sweagent', 'trl']
 """
 
 import importlib
