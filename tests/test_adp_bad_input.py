@@ -102,12 +102,13 @@ def test_strict_convert_and_mix(tmp_path):
     (["convert", "-d", "agenttuning_os", str(OS_STD), "--to", "sft", "-o", "o.jsonl"], "unknown exporter 'sft'"),
     (["export", "--to", "openhandz", str(OS_STD), "-o", "o.jsonl"], "unknown exporter 'openhandz'"),
     (["validate", str(OS_STD), "-d", "os"], "unknown dataset 'os'"),
+    (["convert", "-d", "agenttuning_os", str(OS_STD), "--version", "2.0", "-o", "o.jsonl"], "unknown version '2.0'"),
 ])
 def test_unknown_names_list_the_valid_ones(args, listed):
     code, text = _run(*args)
     line = _one_error_line(text)
     assert code == 2 and listed in line and "choose one of: " in line, text
-    assert "agenttuning_os" in line or "openhands" in line
+    assert "agenttuning_os" in line or "openhands" in line or "1.2.0, release" in line
 
 
 def test_convert_without_dataset_needs_one_for_raw_rows(tmp_path):
