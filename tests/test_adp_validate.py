@@ -77,3 +77,14 @@ def test_repeated_ids_are_errors(tmp_path):
     code, out = _run("validate", p)
     assert code == 1 and "id 'a' is repeated on lines 1, 3, 4" in out, out
     assert validate_path(p).datasets[0].duplicate_ids == {"a": [1, 3, 4]}
+
+
+def test_a_toolsets_available_apis_check_its_own_calls(tmp_path):
+    from experio.adp import get_toolset
+
+    apis = get_toolset("agenttuning_alfworld").available_apis()
+    assert any(a.startswith("go(") for a in apis) and len(apis) == len(get_toolset("agenttuning_alfworld").all_tools())
+    good = _traj("g", [("go", {"location": '"shelf 1"'}), ("take", {"item": '"mug 1"', "source": '"shelf 1"'})], apis)
+    bad = _traj("b", [("go", {"place": '"shelf 1"'})], apis)
+    rep = validate_path(_file(tmp_path, [good, bad])).datasets[0]
+    assert rep.unknown_params == {"'go' called with unknown parameter(s) ['place']": 1} and rep.errors == 1

@@ -198,6 +198,11 @@ class ToolSet:
     def known(self, name: str) -> bool:
         return any(t.name == name for t in self.all_tools())
 
+    def available_apis(self) -> list[str]:
+        """The tools as ADP 1.2.0 ``available_apis`` entries: each tool's signature and
+        docstring, which `experio adp validate` checks calls (names and parameters) against."""
+        return [t.text.rstrip("\n") for t in self.all_tools()]
+
 
 _TOOLSETS: dict[str, ToolSet] = {}
 
