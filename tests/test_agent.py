@@ -6,10 +6,11 @@ import pytest
 
 from experio.adp import read_trajectories
 from experio.agent import (
-    AgentConfig, Block, FoldContext, Interaction, ReActContext, RunFolderError, build_prompt,
+    AgentConfig, Block, FoldContext, Interaction, ReActContext, build_prompt,
     response_schema, run_agent, run_episode,
 )
 from experio.envs import InvalidActionError, Step, Task, ToolSpec
+from experio.errors import ResumeRequired
 from experio.llm import ScriptedLLM
 
 
@@ -202,7 +203,7 @@ def test_resume_after_an_interrupted_run_loses_nothing(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_agent(ScriptedLLM(responder=lambda p: ok), env, tasks, "react", tmp_path, progress=False, on_episode=stop_after_two)
     assert len(list(read_trajectories(tmp_path / "trajectories.jsonl"))) == 2
-    with pytest.raises(RunFolderError, match="pass --resume"):
+    with pytest.raises(ResumeRequired, match="pass --resume"):
         run_agent(ScriptedLLM(responder=lambda p: ok), env, tasks, "react", tmp_path, progress=False)
     metrics = run_agent(ScriptedLLM(responder=lambda p: ok), env, tasks, "react", tmp_path, resume=True, progress=False)
     ids = [t.id for t in read_trajectories(tmp_path / "trajectories.jsonl")]
@@ -244,3 +245,147 @@ def test_unreadable_fold_turn_is_not_counted_as_a_directive_repair():
     assert r.success and r.steps == 4
     assert r.unreadable_responses == 1 and r.directive_repairs == 0 and r.invalid_actions == 1
     assert r.trajectory.details["unreadable_responses"] == "1"
+
+
+# -- the context strategy: what the loop asks of it ----------------------------------------
+def test_context_managers_declare_their_schema_fields_and_instruction():
+    react, fold = ReActContext(), FoldContext()
+    assert react.response_fields(3, constrain=True) == {}
+    assert list(fold.response_fields(1, constrain=True)) == ["explanation"]
+    assert list(fold.response_fields(2, constrain=False)) == ["fold", "explanation"]
+    schema = response_schema(fold, 2, Step("x", admissible=["go east"]), last_turn=False, answers=False)
+    assert list(schema["properties"]) == ["thinking", "fold", "explanation", "action"]
+    assert '"fold": {"range": [k, 1]' in fold.instruction(2, 5) and "fold" not in react.instruction(2, 5)
+    assert react.directive({"fold": {"range": [1, 1]}}) is None and react.validate(2, None) == []
+    assert fold.directive({"fold": {"range": [1, 1]}}) == {"range": [1, 1]}
+
+
+def test_loop_runs_any_context_strategy_without_knowing_it():
+    class Notes(ReActContext):
+        """A strategy the loop has never heard of: each response must carry a one-word note."""
+
+        name = "notes"
+
+        def response_fields(self, turn, constrain):
+            return {"note": {"type": "string"}}
+
+        def directive(self, response):
+            return response.get("note")
+
+        def validate(self, turn, directive):
+            return [] if directive and " " not in directive else ["note must be one word"]
+
+    replies = [json.dumps({"thinking": "e", "note": "two words", "action": "go east"}),
+               json.dumps({"thinking": "e", "note": "east", "action": "go east"})] + \
+              [json.dumps({"thinking": "e", "note": "east", "action": "go east"})] * 2
+    llm = ScriptedLLM(replies=replies)
+    r = run_episode(llm, Corridor(), TASK, Notes(), AgentConfig(max_steps=5, retries=1))
+    assert r.success and r.steps == 3 and r.invalid_directives == 1 and r.retries == 1 and r.directive_repairs == 0
+    assert "Your previous response was invalid: note must be one word" in llm.prompts[1]
+    assert json.loads(r.trajectory.details["fold_directives"]) == ["east", "east", "east"]
+
+
+def test_environment_that_acts_refuses_a_final_answer():
+    from experio.envs import EpisodeStateError, TextWorldEnv
+
+    env = TextWorldEnv()
+    assert env.answers is False
+    with pytest.raises(EpisodeStateError, match="won by acting"):
+        env.submit_answer("42")
+
+
+# -- episode details: one typed record --------------------------------------------------
+def test_episode_details_round_trip_through_the_trajectory():
+    from experio.agent import EpisodeDetails
+
+    llm = ScriptedLLM(replies=[json.dumps({"thinking": "east", "action": "go east"})] * 3)
+    r = run_episode(llm, Corridor(), TASK, ReActContext(), AgentConfig(max_steps=10))
+    back = EpisodeDetails.from_details(r.trajectory.details)
+    assert back == r.details
+    assert back.task == TASK and back.success and back.steps == 3 and back.rewards == [0.0, 0.0, 1.0]
+    assert back.prompt_tokens == r.prompt_tokens and back.goal == "Reach room 3." and back.llm == llm.name
+    assert all(isinstance(v, str) for v in r.trajectory.details.values())
+
+
+def test_old_records_without_newer_keys_still_read():
+    from experio.agent import EpisodeDetails, EpisodeRecordError
+
+    llm = ScriptedLLM(replies=[json.dumps({"thinking": "east", "action": "go east"})] * 3)
+    details = dict(run_episode(llm, Corridor(), TASK, ReActContext(), AgentConfig(max_steps=10)).trajectory.details)
+    for newer in ("unreadable_responses", "goal", "invalid_directives"):
+        del details[newer]
+    old = EpisodeDetails.from_details(details)
+    assert old.unreadable_responses == 0 and old.goal == "" and old.steps == 3 and old.success
+    del details["prompt_tokens"]
+    with pytest.raises(EpisodeRecordError, match="no 'prompt_tokens'"):
+        EpisodeDetails.from_details(details)
+    with pytest.raises(EpisodeRecordError, match="'steps' cannot be read"):
+        EpisodeDetails.from_details({**old.to_details(), "steps": "three"})
+
+
+# -- available_apis: the trajectories name their tools ------------------------------------
+def test_agent_trajectories_validate_with_their_own_available_apis(tmp_path):
+    from experio.adp import validate_file
+    from experio.agent import available_apis
+
+    tasks = [Task("corridor", f"c{i}", seed=i) for i in range(2)]
+    replies = [json.dumps({"thinking": "?", "action": "fly up"})] + [json.dumps({"thinking": "e", "action": "go east"})] * 7
+    run_agent(ScriptedLLM(replies=replies), Corridor(admissible=False), tasks, "react", tmp_path, progress=False)
+    lines = [json.loads(line) for line in (tmp_path / "trajectories.jsonl").read_text().splitlines()]
+    assert all(line["schema_version"] == "1.2.0" for line in lines)
+    assert lines[0]["available_apis"] == available_apis(Corridor.tools)
+    assert lines[0]["available_apis"][0].startswith("go(direction: str)\n    Walk east or west.")
+    calls = [i for line in lines for i in line["content"] if i["class_"] == "api_action"]
+    assert {c["function"] for c in calls} == {"go"} and all(set(c["kwargs"]) == {"direction"} for c in calls)
+    report = validate_file(tmp_path / "trajectories.jsonl")
+    assert report.rows == 2 and report.errors == 0 and report.warnings == 0, "\n".join(report.lines())
+    # the check is real: a trajectory calling a tool it does not list fails
+    lines[0]["available_apis"] = ["walk(direction: str)\n    Walk.\n"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert validate_file(bad).errors > 0
+
+
+# -- run folders: bad input --------------------------------------------------------------
+def ok_llm():
+    return ScriptedLLM(responder=lambda p: json.dumps({"thinking": "e", "action": "go east"}))
+
+
+def test_report_refuses_another_commands_folder_and_writes_nothing(tmp_path):
+    from experio.agent import write_report
+    from experio.errors import RunFolderError
+
+    game = tmp_path / "game"
+    game.mkdir()
+    (game / "config.json").write_text(json.dumps({"kind": "game"}))
+    (game / "trajectories.jsonl").write_text('{"id": "g1", "content": [], "details": {}}\n')
+    with pytest.raises(RunFolderError, match="`experio game`"):
+        write_report(game)
+    assert sorted(p.name for p in game.iterdir()) == ["config.json", "trajectories.jsonl"]
+
+
+def test_report_refuses_a_legacy_memory_folder_before_writing(tmp_path):
+    from experio.agent import NotAnAgentRunError, write_report
+
+    run_agent(ok_llm(), Corridor(), [TASK], "react", tmp_path / "agent", progress=False)
+    line = json.loads((tmp_path / "agent" / "trajectories.jsonl").read_text())
+    legacy = tmp_path / "memory"
+    legacy.mkdir()  # made before folders named their kind: no config.json "kind"
+    line["details"] |= {"method": "reasoningbank", "counted": "true"}
+    (legacy / "trajectories.jsonl").write_text(json.dumps(line) + "\n")
+    with pytest.raises(NotAnAgentRunError, match="memory-run records.*experio memory report"):
+        write_report(legacy)
+    with pytest.raises(NotAnAgentRunError):
+        run_agent(ok_llm(), Corridor(), [TASK], "react", legacy, progress=False)
+    assert [p.name for p in legacy.iterdir()] == ["trajectories.jsonl"]
+
+
+def test_unknown_context_lists_the_valid_ones(tmp_path):
+    from experio.agent import UnknownContextError, make_context
+    from experio.errors import UsageError
+
+    with pytest.raises(UnknownContextError, match="unknown context manager 'flod'; choose one of: fold, react"):
+        run_agent(ok_llm(), Corridor(), [TASK], "flod", tmp_path / "x", progress=False)
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(UsageError):
+        make_context("")

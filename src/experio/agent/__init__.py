@@ -7,15 +7,21 @@
     >>> task = task_stream("textworld", 1, seed=1, quest_length=3)[0]                # doctest: +SKIP
     >>> r = run_episode(load_llm(), env, task, FoldContext(), AgentConfig(max_steps=10))  # doctest: +SKIP
     >>> r.success, r.steps, r.prompt_tokens                                           # doctest: +SKIP
+
+Each episode is an ADP trajectory (schema 1.2.0) whose `details` are an `EpisodeDetails` and
+whose `available_apis` are the environment's tools. Errors: see `experio.agent.errors`.
 """
 
-from .context import Block, ContextManager, FoldContext, Interaction, ReActContext, make_context
-from .loop import AgentConfig, EpisodeResult, build_prompt, response_schema, run_episode
+from .context import CONTEXTS, Block, ContextManager, FoldContext, Interaction, ReActContext, make_context
+from .errors import AgentError, EpisodeRecordError, NotAnAgentRunError, UnknownContextError
+from .loop import AgentConfig, EpisodeResult, Reply, build_prompt, response_schema, run_episode
+from .records import EpisodeDetails, available_apis, read_episodes
 from .report import compute_metrics, write_report
-from .runner import RunFolderError, finished_episodes, run_agent
+from .runner import finished_episodes, run_agent
 
 __all__ = [
-    "AgentConfig", "Block", "ContextManager", "EpisodeResult", "FoldContext", "Interaction",
-    "ReActContext", "RunFolderError", "build_prompt", "compute_metrics", "finished_episodes",
-    "make_context", "response_schema", "run_agent", "run_episode", "write_report",
+    "AgentConfig", "AgentError", "Block", "CONTEXTS", "ContextManager", "EpisodeDetails", "EpisodeRecordError",
+    "EpisodeResult", "FoldContext", "Interaction", "NotAnAgentRunError", "ReActContext", "Reply",
+    "UnknownContextError", "available_apis", "build_prompt", "compute_metrics", "finished_episodes",
+    "make_context", "read_episodes", "response_schema", "run_agent", "run_episode", "write_report",
 ]

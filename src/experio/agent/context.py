@@ -9,6 +9,10 @@ carries a folding directive {"range": [k, t-1], "summary": ...}:
 A directive is valid when it ends at t-1 and starts on a block boundary; an invalid one is
 repaired here (never allowed to corrupt the history) and every repair is counted.
 
+A context manager is a whole strategy: it declares the fields its responses carry (the
+schema), the instruction that asks for them, and how their directive is validated and
+repaired, so the agent loop treats ReAct and AgentFold alike (see `ContextManager`).
+
     >>> ctx = FoldContext()
     >>> ctx.reset("Find the key.", "go north, take key")
     >>> ctx.record(1, Interaction(1, "look around", "go north", "You are in a kitchen."), None)
@@ -23,6 +27,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from experio.errors import unknown_name
+
+from . import prompts
+from .errors import UnknownContextError
 
 # Observations are shown verbatim in the latest interaction; a cap keeps one huge page from
 # swamping a small model's context (both managers use the same cap, so comparisons are fair).
@@ -59,26 +68,47 @@ class Block:
 
 
 class ContextManager(Protocol):
+    """What the agent loop asks of a context strategy, each turn: ask -> act -> record.
+
+        reset(question, tools)              a new episode
+        history() -> str                    the prompt's history section for the coming turn
+        instruction(turn, max_turns) -> str the prompt's closing line: which JSON to write
+        response_fields(turn, constrain)    JSON-schema properties the response carries between
+                                            "thinking" and the action, in order (`constrain`:
+                                            admit only valid directives where the schema can)
+        directive(response) -> Any          the part of a parsed response the strategy consumes
+        validate(turn, directive) -> list   problems with it (empty: usable; else the loop re-asks)
+        record(turn, interaction, directive) -> list
+                                            take the step, repairing a still-invalid directive;
+                                            return the problems it had
+    """
+
     name: str
-    folds: bool  # whether responses must carry a folding directive
 
     def reset(self, question: str, tools: str) -> None: ...
 
     def render(self) -> str:
-        """The history part of the prompt for the coming turn."""
+        """The history itself (without heading)."""
         ...
 
-    def record(self, turn: int, interaction: Interaction, directive: dict | None) -> list[str]:
-        """Take the response's directive (if folding) and the new interaction; return repairs."""
-        ...
+    def history(self) -> str: ...
+
+    def instruction(self, turn: int, max_turns: int) -> str: ...
+
+    def response_fields(self, turn: int, constrain: bool) -> dict[str, dict]: ...
+
+    def directive(self, response: dict) -> Any: ...
+
+    def validate(self, turn: int, directive: Any) -> list[str]: ...
+
+    def record(self, turn: int, interaction: Interaction, directive: Any) -> list[str]: ...
 
 
 @dataclass
 class ReActContext:
-    """Full history: every step verbatim, in order (the ReAct baseline)."""
+    """Full history: every step verbatim, in order (the ReAct baseline). Responses carry no directive."""
 
     name: str = "react"
-    folds: bool = False
     steps: list[Interaction] = field(default_factory=list)
 
     def reset(self, question: str, tools: str) -> None:
@@ -87,7 +117,22 @@ class ReActContext:
     def render(self) -> str:
         return "\n\n".join(s.render() for s in self.steps) or "(no steps yet)"
 
-    def record(self, turn: int, interaction: Interaction, directive: dict | None) -> list[str]:
+    def history(self) -> str:
+        return prompts.HISTORY["react"].format(history=self.render())
+
+    def instruction(self, turn: int, max_turns: int) -> str:
+        return prompts.INSTRUCTION["react"].format(turn=turn, max_turns=max_turns)
+
+    def response_fields(self, turn: int, constrain: bool) -> dict[str, dict]:
+        return {}
+
+    def directive(self, response: dict) -> None:
+        return None
+
+    def validate(self, turn: int, directive: Any) -> list[str]:
+        return []
+
+    def record(self, turn: int, interaction: Interaction, directive: Any) -> list[str]:
         self.steps.append(interaction)
         return []
 
@@ -97,7 +142,6 @@ class FoldContext:
     """AgentFold's multi-scale summaries plus the latest interaction verbatim."""
 
     name: str = "fold"
-    folds: bool = True
     blocks: list[Block] = field(default_factory=list)
     latest: Interaction | None = None
 
@@ -109,6 +153,36 @@ class FoldContext:
         if self.latest is not None:
             parts.append(self.latest.render())
         return "\n".join(parts) or "(no steps yet)"
+
+    def history(self) -> str:
+        return prompts.HISTORY["fold"].format(history=self.render())
+
+    def instruction(self, turn: int, max_turns: int) -> str:
+        if turn == 1:
+            return prompts.INSTRUCTION["fold_first"].format(turn=turn, max_turns=max_turns)
+        starts = ", ".join(str(s) for s in self.boundaries())
+        return prompts.INSTRUCTION["fold"].format(turn=turn, max_turns=max_turns, last=turn - 1, starts=starts)
+
+    def response_fields(self, turn: int, constrain: bool) -> dict[str, dict]:
+        """From turn 2 a folding directive; always an explanation of the next action."""
+        fields: dict[str, dict] = {}
+        if turn > 1:
+            if constrain:  # only [a block boundary, t-1]: on backends that enforce schemas, always valid
+                rng = {"type": "array", "prefixItems": [{"enum": self.boundaries()}, {"const": turn - 1}],
+                       "items": False, "minItems": 2, "maxItems": 2}
+            else:  # bounded so that a runaway number cannot eat the token budget
+                rng = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 9999},
+                       "minItems": 2, "maxItems": 2}
+            fields["fold"] = {
+                "type": "object",
+                "properties": {"range": rng, "summary": {"type": "string", "maxLength": prompts.SUMMARY_CHARS}},
+                "required": ["range", "summary"],
+            }
+        fields["explanation"] = {"type": "string", "maxLength": prompts.EXPLANATION_CHARS}
+        return fields
+
+    def directive(self, response: dict) -> Any:
+        return response.get("fold")
 
     def boundaries(self) -> list[int]:
         """Valid starts k for a directive at this turn: block starts and the latest step."""
@@ -165,9 +239,11 @@ def _mechanical_summary(latest: Interaction | None) -> str:
     return f"did '{latest.action}' -> {obs}"
 
 
+CONTEXTS: dict[str, type] = {"react": ReActContext, "fold": FoldContext}
+
+
 def make_context(name: str) -> ContextManager:
-    if name == "react":
-        return ReActContext()
-    if name == "fold":
-        return FoldContext()
-    raise ValueError(f"unknown context manager {name!r}; choose 'react' (full history) or 'fold' (AgentFold)")
+    """A fresh context manager by name: "react" (full history) or "fold" (AgentFold)."""
+    if name not in CONTEXTS:
+        raise UnknownContextError(str(unknown_name("context manager", name, CONTEXTS)))
+    return CONTEXTS[name]()

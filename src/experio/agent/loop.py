@@ -19,9 +19,8 @@ as an invalid action.
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from experio.adp import ApiAction, MessageAction, TextObservation, Trajectory
@@ -30,6 +29,7 @@ from experio.llm import LLM, SchemaMismatchError
 
 from . import prompts
 from .context import ContextManager, Interaction
+from .records import EpisodeDetails, available_apis
 
 
 @dataclass
@@ -61,35 +61,14 @@ class EpisodeResult:
     answer: str | None = None
     seconds: float = 0.0
     trajectory: Trajectory | None = None
-
-    def record(self) -> dict[str, Any]:
-        """A JSON-able summary (everything but the trajectory)."""
-        out = {k: v for k, v in self.__dict__.items() if k != "trajectory"}
-        return out
+    details: EpisodeDetails | None = None  # what the trajectory's details say, typed
 
 
 def response_schema(context: ContextManager, turn: int, step: Step, last_turn: bool, answers: bool,
                     constrain_fold: bool = False) -> dict:
-    """The JSON schema of this turn's response."""
+    """The JSON schema of this turn's response: thinking, the context's fields, then the action."""
     props: dict[str, Any] = {"thinking": {"type": "string", "maxLength": prompts.THINKING_CHARS}}
-    folding = context.folds and turn > 1
-    if folding:
-        if constrain_fold:
-            rng = {"type": "array", "prefixItems": [{"enum": context.boundaries()}, {"const": turn - 1}],
-                   "items": False, "minItems": 2, "maxItems": 2}
-        else:  # bounded so that a runaway number cannot eat the token budget
-            rng = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 9999},
-                   "minItems": 2, "maxItems": 2}
-        props["fold"] = {
-            "type": "object",
-            "properties": {
-                "range": rng,
-                "summary": {"type": "string", "maxLength": prompts.SUMMARY_CHARS},
-            },
-            "required": ["range", "summary"],
-        }
-    if context.folds:
-        props["explanation"] = {"type": "string", "maxLength": prompts.EXPLANATION_CHARS}
+    props.update(context.response_fields(turn, constrain_fold))
     if last_turn and answers:
         props["answer"] = {"type": "string", "maxLength": prompts.ANSWER_CHARS}
     elif step.admissible:
@@ -105,7 +84,7 @@ def build_prompt(task_goal: str, tools: str, context: ContextManager, turn: int,
     parts = [prompts.HEADER.format(goal=task_goal, tools=tools)]
     if advice:
         parts.append(advice.rstrip() + "\n")
-    parts.append(prompts.HISTORY[context.name].format(history=context.render()))
+    parts.append(context.history())
     if step.admissible and not (last_turn and answers):
         shown = list(step.admissible)[: config.max_admissible_shown]
         parts.append(prompts.ADMISSIBLE.format(actions=", ".join(shown)))
@@ -113,14 +92,7 @@ def build_prompt(task_goal: str, tools: str, context: ContextManager, turn: int,
         parts.append(prompts.LAST_TURN)
     if problems:
         parts.append(prompts.RETRY.format(problems="; ".join(problems)))
-    if context.folds and turn > 1:
-        starts = ", ".join(str(s) for s in context.boundaries())
-        instruction = prompts.INSTRUCTION["fold"].format(turn=turn, max_turns=max_turns, last=turn - 1, starts=starts)
-    elif context.folds:
-        instruction = prompts.INSTRUCTION["fold_first"].format(turn=turn, max_turns=max_turns)
-    else:
-        instruction = prompts.INSTRUCTION["react"].format(turn=turn, max_turns=max_turns)
-    parts.append(instruction + "\nJSON: ")
+    parts.append(context.instruction(turn, max_turns) + "\nJSON: ")
     return "\n".join(parts)
 
 
@@ -128,9 +100,42 @@ def describe_tools(env: Environment) -> str:
     return "\n".join(f"- {tool.signature()}: {tool.description}" for tool in env.tools)
 
 
+@dataclass
+class Reply:
+    """One turn's response: parsed (None when unreadable even after retries), and its problems."""
+
+    response: dict | None
+    problems: list[str] = field(default_factory=list)
+    raw: str = ""
+
+    @property
+    def thinking(self) -> str:
+        return (self.response or {}).get("thinking", "")
+
+    @property
+    def explanation(self) -> str:
+        return (self.response or {}).get("explanation", self.thinking)
+
+
+@dataclass
+class _Episode:
+    """The state of one episode between turns."""
+
+    env: Environment
+    context: ContextManager
+    goal: str
+    tools: str
+    advice: str
+    step: Step
+    result: EpisodeResult
+    content: list[Any]
+    rewards: list[float] = field(default_factory=list)
+    directives: list[Any] = field(default_factory=list)
+
+
 def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
                 config: AgentConfig | None = None, on_turn=None, guidance=None) -> EpisodeResult:
-    """Run one episode.
+    """Run one episode: each turn ask the model, act in the environment, record the step.
 
     `on_turn(turn, action, observation, result)` is called after each step. `guidance(goal)`
     returns text put in every prompt after the goal (e.g. memory items retrieved for this
@@ -138,110 +143,114 @@ def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
     """
     config = config or AgentConfig()
     t0 = time.perf_counter()
+    ep = _start(env, task, context, guidance)
+    for turn in range(1, config.max_steps + 1):
+        reply = _ask(llm, ep, turn, config)
+        action, observation, step = _act(ep, reply, last_turn=turn == config.max_steps)
+        directive = context.directive(reply.response) if reply.response is not None else None
+        ep.directives.append(directive)
+        context.record(turn, Interaction(turn, reply.explanation or reply.thinking, action, observation), directive)
+        ep.rewards.append(step.reward)
+        ep.result.reward += step.reward
+        ep.result.steps, ep.step = turn, step
+        if on_turn:
+            on_turn(turn, action, observation, ep.result)
+        if step.done or step.success:
+            ep.result.success = step.success
+            break
+    ep.result.seconds = round(time.perf_counter() - t0, 2)
+    return _finish(ep, task, llm)
+
+
+def _start(env: Environment, task: Task, context: ContextManager, guidance) -> _Episode:
     step = env.reset(task)
-    answers = bool(getattr(env, "answers", False))
-    tools = describe_tools(env)
     goal = step.info.get("goal") or task.name
-    advice = guidance(goal) if guidance else ""
+    tools = describe_tools(env)
     context.reset(goal, tools)
     result = EpisodeResult(task_id=task.id, context=context.name, success=False, reward=0.0, steps=0)
     content: list[Any] = [TextObservation(source="user", content=goal),
                           TextObservation(source="environment", content=step.observation)]
-    rewards: list[float] = []
-    directives: list[dict | None] = []
+    return _Episode(env, context, goal, tools, guidance(goal) if guidance else "", step, result, content)
 
-    for turn in range(1, config.max_steps + 1):
-        last_turn = turn == config.max_steps
-        schema = response_schema(context, turn, step, last_turn, answers, config.constrain_fold)
-        response, problems, raw = None, [], ""
-        for attempt in range(config.retries + 1):
-            prompt = build_prompt(goal, tools, context, turn, config.max_steps, step, last_turn, answers, config,
-                                  problems, advice)
-            if attempt == 0:
-                result.prompt_tokens.append(llm.count_tokens(prompt))
-            seed = None if config.seed is None else config.seed * 1000 + turn * 10 + attempt
-            try:
-                response = llm.generate(prompt, max_tokens=400, temperature=config.temperature,
-                                        seed=seed, json_schema=schema)[0].parsed
-            except SchemaMismatchError as e:
-                problems, response, raw = [f"response was not valid JSON for the schema ({e})"], None, e.text
-                result.retries += attempt < config.retries
-                continue
-            directive = response.get("fold")
-            problems = context.validate(turn, directive) if context.folds and turn > 1 else []
-            if not problems:
-                break
-            result.invalid_directives += attempt == 0
-            result.retries += attempt < config.retries
 
-        thinking = (response or {}).get("thinking", "")
-        explanation = (response or {}).get("explanation", thinking)
-        directive = (response or {}).get("fold")
-        # Still invalid after retries: FoldContext.record repairs it. An unreadable response has
-        # no directive at all and is counted as such, not as a repair.
-        if response is not None and context.folds and turn > 1 and context.validate(turn, directive):
-            result.directive_repairs += 1
-        directives.append(directive)
+def _ask(llm: LLM, ep: _Episode, turn: int, config: AgentConfig) -> Reply:
+    """The model's response for this turn, re-asked (up to `config.retries`) while unusable.
 
-        if response is None:  # unusable even after retries: the turn is lost
-            result.unreadable_responses += 1
-            result.invalid_actions += 1
-            observation = "Your response could not be read. Respond with the JSON asked for."
-            content.append(MessageAction(content=raw or "(empty response)", description="unreadable: " + "; ".join(problems)))
-            content.append(TextObservation(source="environment", content=observation))
-            context.record(turn, Interaction(turn, "", "(none)", observation), directive)
-            result.steps = turn
-            rewards.append(0.0)
-            if on_turn:
-                on_turn(turn, "(unreadable response)", observation, result)
-            continue
-
-        if "answer" in response:  # last turn of an answering environment
-            result.answer = response["answer"]
-            content.append(MessageAction(content=result.answer, description=thinking or None))
-            step = env.submit_answer(result.answer)
-            rewards.append(step.reward)
-            result.reward += step.reward
-            result.success = step.success
-            result.steps = turn
-            break
-
-        action = response["action"]
+    Counts on `ep.result`: retries; invalid directives (first attempt); a readable response
+    whose directive is still invalid after the retries is a repair (the context repairs it).
+    """
+    result, context, last_turn = ep.result, ep.context, turn == config.max_steps
+    schema = response_schema(context, turn, ep.step, last_turn, ep.env.answers, config.constrain_fold)
+    reply = Reply(None)
+    for attempt in range(config.retries + 1):
+        prompt = build_prompt(ep.goal, ep.tools, context, turn, config.max_steps, ep.step, last_turn,
+                              ep.env.answers, config, reply.problems, ep.advice)
+        if attempt == 0:
+            result.prompt_tokens.append(llm.count_tokens(prompt))
+        seed = None if config.seed is None else config.seed * 1000 + turn * 10 + attempt
         try:
-            function, kwargs = env.parse_action(action)
-            content.append(ApiAction(function=function, kwargs=kwargs, description=_join(thinking, explanation)))
-            step = env.step(action)
-            observation = step.observation
-        except InvalidActionError as e:
-            result.invalid_actions += 1
-            content.append(MessageAction(content=action, description=_join(thinking, explanation)))
-            observation = f"Invalid action: {e}"
-            step = Step(observation=observation, reward=0.0, done=False, success=False,
-                        admissible=step.admissible, info=step.info)
-        content.append(TextObservation(source="environment", content=observation))
-        context.record(turn, Interaction(turn, explanation or thinking, action, observation), directive)
-        rewards.append(step.reward)
-        result.reward += step.reward
-        result.steps = turn
-        if on_turn:
-            on_turn(turn, action, observation, result)
-        if step.success or step.done:
-            result.success = step.success
-            break
+            response = llm.generate(prompt, max_tokens=400, temperature=config.temperature,
+                                    seed=seed, json_schema=schema)[0].parsed
+        except SchemaMismatchError as e:
+            reply = Reply(None, [f"response was not valid JSON for the schema ({e})"], e.text)
+        else:
+            reply = Reply(response, context.validate(turn, context.directive(response)))
+            if not reply.problems:
+                return reply
+            result.invalid_directives += attempt == 0
+        result.retries += attempt < config.retries
+    if reply.response is not None:
+        result.directive_repairs += 1
+    return reply
 
-    result.seconds = round(time.perf_counter() - t0, 2)
-    details = {
-        "env": task.env, "task_id": task.id, "task": json.dumps(task.to_dict()), "context": context.name,
-        "success": str(result.success).lower(), "reward": str(result.reward), "steps": str(result.steps),
-        "rewards": json.dumps(rewards), "prompt_tokens": json.dumps(result.prompt_tokens),
-        "invalid_actions": str(result.invalid_actions), "invalid_directives": str(result.invalid_directives),
-        "directive_repairs": str(result.directive_repairs),
-        "unreadable_responses": str(result.unreadable_responses), "retries": str(result.retries), "seconds": str(result.seconds),
-        "fold_directives": json.dumps(directives), "llm": getattr(llm, "name", type(llm).__name__),
-        "goal": goal,
-    }
-    result.trajectory = Trajectory(id=f"{context.name}/{task.id}", content=content, details=details)
-    return result
+
+def _act(ep: _Episode, reply: Reply, last_turn: bool) -> tuple[str, str, Step]:
+    """Carry out the reply: (the action as text, the observation, the Step it gave).
+
+    Error policy: an unreadable reply or an invalid action costs the turn, is counted in
+    `invalid_actions`, and its message becomes the observation; the environment is unchanged.
+    """
+    result, env, response = ep.result, ep.env, reply.response
+    wasted = dict(reward=0.0, done=False, success=False, admissible=ep.step.admissible, info=ep.step.info)
+    if response is None:
+        result.unreadable_responses += 1
+        result.invalid_actions += 1
+        observation = "Your response could not be read. Respond with the JSON asked for."
+        ep.content.append(MessageAction(content=reply.raw or "(empty response)",
+                                        description="unreadable: " + "; ".join(reply.problems)))
+        ep.content.append(TextObservation(source="environment", content=observation))
+        return "(none)", observation, Step(observation, **wasted)
+    if "answer" in response:  # the last turn of an environment that takes a final answer
+        result.answer = response["answer"]
+        ep.content.append(MessageAction(content=result.answer, description=reply.thinking or None))
+        step = env.submit_answer(result.answer)
+        return f"answer: {result.answer}", step.observation, replace(step, done=True)
+    action, description = response["action"], _join(reply.thinking, reply.explanation)
+    try:
+        function, kwargs = env.parse_action(action)
+        ep.content.append(ApiAction(function=function, kwargs=kwargs, description=description))
+        step = env.step(action)
+    except InvalidActionError as e:
+        result.invalid_actions += 1
+        ep.content.append(MessageAction(content=action, description=description))
+        step = Step(f"Invalid action: {e}", **wasted)
+    ep.content.append(TextObservation(source="environment", content=step.observation))
+    return action, step.observation, step
+
+
+def _finish(ep: _Episode, task: Task, llm: LLM) -> EpisodeResult:
+    """The episode's trajectory: its content, its typed details, and the tools it could call."""
+    r = ep.result
+    r.details = EpisodeDetails(
+        task=task, context=ep.context.name, success=r.success, reward=r.reward, steps=r.steps,
+        rewards=ep.rewards, prompt_tokens=r.prompt_tokens, invalid_actions=r.invalid_actions,
+        invalid_directives=r.invalid_directives, directive_repairs=r.directive_repairs,
+        unreadable_responses=r.unreadable_responses, retries=r.retries, seconds=r.seconds,
+        fold_directives=ep.directives, llm=getattr(llm, "name", type(llm).__name__), goal=ep.goal,
+    )
+    r.trajectory = Trajectory(id=f"{ep.context.name}/{task.id}", content=ep.content, details=r.details.to_details(),
+                              available_apis=available_apis(ep.env.tools))
+    return r
 
 
 def _join(thinking: str, explanation: str) -> str | None:

@@ -1,15 +1,17 @@
 """Runs of many episodes into a run folder, resumable, with a report.
 
     runs/NAME/
-      config.json         settings of each context manager run into this folder
+      config.json         {"kind": "agent", <context>: settings of each context manager run here}
       trajectories.jsonl  one ADP trajectory per finished episode (append-only; the record)
       metrics.json        per context manager: success rate, steps, invalid rates, tokens
       report.md           the same as tables, and
       prompt_tokens.png   mean prompt tokens per turn, one line per context manager
 
 trajectories.jsonl is the only source of truth: every figure is recomputed from the
-`details` of its trajectories, so a killed run loses at most the episode in flight and
-`resume=True` skips every (context, task) already there.
+`details` of its trajectories (`EpisodeDetails`), so a killed run loses at most the episode
+in flight and `resume=True` skips every (context, task) already there. Trajectories are ADP
+1.2.0 and carry the environment's tools as `available_apis`, so `experio adp validate
+runs/NAME/trajectories.jsonl` checks every action against them.
 
     >>> summary = run_agent(llm, "textworld", tasks, "fold", Path("runs/tw"))   # doctest: +SKIP
 """
@@ -20,26 +22,20 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from experio.adp import TrajectoryWriter, read_trajectories
+from experio.adp import SCHEMA_VERSION, Trajectory, to_wire
 from experio.envs import Environment, Task, make_env
 from experio.llm import LLM
-from experio.runs import update_json
+from experio.runs import RunFolder, progress as progress_bar
 
 from .context import make_context
-from .loop import AgentConfig, EpisodeResult, run_episode
+from .loop import AgentConfig, run_episode
+from .records import KIND, EpisodeDetails, read_episodes
 from .report import write_report
 
 
-class RunFolderError(RuntimeError):
-    """A run folder holds results that a new run would mix with (pass resume) or is unreadable."""
-
-
-def finished_episodes(out: Path) -> list[dict[str, Any]]:
-    """The `details` of every episode recorded in `out/trajectories.jsonl`."""
-    path = Path(out) / "trajectories.jsonl"
-    if not path.exists():
-        return []
-    return [t.details for t in read_trajectories(path, tolerate_truncated_tail=True)]
+def finished_episodes(out: Path) -> list[EpisodeDetails]:
+    """Every episode recorded in `out/trajectories.jsonl` (a cut-off last line is dropped)."""
+    return read_episodes(RunFolder(out, KIND))
 
 
 def run_agent(
@@ -58,20 +54,17 @@ def run_agent(
 ) -> dict[str, Any]:
     """Run every task with one context manager; return the folder's metrics.
 
-    `env` is an environment name (made here, closed at the end) or an instance (left open).
+    `env` is an environment name (made here, closed at the end, also on errors and Ctrl-C) or
+    an instance (left open). A folder with finished episodes of this context manager raises
+    ResumeRequired unless `resume`; one of another command raises RunFolderError.
     """
     config = config or AgentConfig()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     make_context(context)  # fail fast on an unknown name
-    done = {(d.get("context"), d.get("task_id")) for d in finished_episodes(out)}
-    mine = [k for k in done if k[0] == context]
-    if mine and not resume:
-        raise RunFolderError(
-            f"{out} already has {len(mine)} finished episode(s) with context {context!r}; "
-            "pass --resume to continue that run, or choose another --out"
-        )
-    update_json(out / "config.json", [context], {
+    run = RunFolder(out, KIND)
+    done = {(e.context, e.task_id) for e in read_episodes(run)}
+    run.open(resume=resume, finished=sum(1 for c, _ in done if c == context),
+             what=f"episode(s) with context {context!r}")
+    run.set_config([context], {
         "env": env if isinstance(env, str) else env.name, "context": context, "llm": getattr(llm, "name", type(llm).__name__),
         "model": str(getattr(llm, "model_path", getattr(llm, "model", ""))),
         "tasks": [t.to_dict() for t in tasks], **asdict(config),
@@ -81,11 +74,12 @@ def run_agent(
     if owned:
         env = make_env(env, **(env_options or {}))
     try:
-        with TrajectoryWriter(out / "trajectories.jsonl") as writer, _progress(progress, len(tasks), len(tasks) - len(todo)) as bar:
+        with run.appender(encode=_wire) as records, \
+                progress_bar("episodes", len(tasks), len(tasks) - len(todo), enabled=progress) as advance:
             for task in todo:
                 result = run_episode(llm, env, task, make_context(context), config, on_turn=on_turn)
-                writer.write(result.trajectory)
-                bar(result)
+                records.write(result.trajectory)
+                advance(result.success)
                 if on_episode:
                     on_episode(result)
     finally:
@@ -94,28 +88,6 @@ def run_agent(
     return write_report(out)
 
 
-class _progress:
-    """A rich progress bar over episodes showing the success count, or nothing."""
-
-    def __init__(self, enabled: bool, total: int, completed: int):
-        self.enabled, self.total, self.completed, self.wins = enabled, total, completed, 0
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda result: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("episodes"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[wins]} solved"), TimeElapsedColumn())
-        self.task = self.bar.add_task("episodes", total=self.total, completed=self.completed, wins=0)
-        self.bar.start()
-
-        def advance(result: EpisodeResult) -> None:
-            self.wins += result.success
-            self.bar.update(self.task, advance=1, wins=self.wins)
-
-        return advance
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.stop()
+def _wire(trajectory: Trajectory) -> dict:
+    """ADP 1.2.0: the form that carries `available_apis`."""
+    return to_wire(trajectory, SCHEMA_VERSION)

@@ -14,9 +14,11 @@ The protocol (`Environment`):
 
     name: str                                   "textworld", "miniwob"
     tools: list[ToolSpec]                       the actions: name, description, JSON-schema parameters
+    answers: bool                               True when an episode ends with a final answer
     reset(task: Task) -> Step                   start an episode
     step(action: str) -> Step                   act with text: a tool call `click(ref=12)`, or the
                                                 environment's own syntax (TextWorld: `go north`)
+    submit_answer(answer: str) -> Step          score the final answer, end the episode (answers only)
     parse_action(action) -> (function, kwargs)  for ADP api_action records
     format_action(function, kwargs) -> str      the inverse, e.g. for OpenAI tool calls
     close() -> None                             also usable as a context manager
@@ -38,6 +40,7 @@ Environments:
              [ref]s; actions click / type / select / scroll / press; reward = the task's reward
 
 Helpers: `make_env(name, **options)`, `task_stream(env, n, seed=0, **settings)`,
+`check_settings(env, settings)` (an unknown key is a TaskError listing the valid ones),
 `load_tasks(path)` / `save_tasks(tasks, path)` (JSONL), `register_env(EnvSpec(...))`.
 """
 
@@ -53,14 +56,14 @@ from .errors import (
 from .miniwob_env import DEFAULT_TASKS as MINIWOB_TASKS
 from .miniwob_env import EXTRA_TASKS as MINIWOB_EXTRA_TASKS
 from .miniwob_env import MiniWoBEnv
-from .registry import EnvSpec, check_task, env_names, get_env_spec, make_env, register_env, task_stream
+from .registry import EnvSpec, check_settings, check_task, env_names, get_env_spec, make_env, register_env, task_stream
 from .tasks import load_tasks, save_tasks
 from .textworld_env import TextWorldEnv
 
 __all__ = [
     "Environment", "Step", "Task", "ToolSpec", "EnvSpec",
     "TextWorldEnv", "MiniWoBEnv", "MINIWOB_TASKS", "MINIWOB_EXTRA_TASKS",
-    "make_env", "register_env", "env_names", "get_env_spec", "check_task", "task_stream",
+    "make_env", "register_env", "env_names", "get_env_spec", "check_settings", "check_task", "task_stream",
     "load_tasks", "save_tasks", "parse_call", "format_call", "bind_call",
     "EnvError", "EnvSetupError", "TaskError", "TaskFileError", "InvalidActionError", "EpisodeStateError",
 ]

@@ -134,14 +134,25 @@ class ToolSpec:
 
 @runtime_checkable
 class Environment(Protocol):
-    """What an agent loop asks of an environment."""
+    """What an agent loop asks of an environment.
+
+    `tools` declares every action as plain data (`ToolSpec`); an agent shows them to the model
+    and records them with its trajectories. `answers` says how an episode ends: False for
+    environments solved by acting (TextWorld, MiniWoB++: `submit_answer` raises
+    EpisodeStateError), True for ones that end with a final answer (a question, a puzzle):
+    on its last turn the agent gives that answer to `submit_answer`, which scores it and
+    returns the episode's last Step.
+    """
 
     name: str
     tools: list[ToolSpec]
+    answers: bool
 
     def reset(self, task: Task) -> Step: ...
 
     def step(self, action: str) -> Step: ...
+
+    def submit_answer(self, answer: str) -> Step: ...
 
     def parse_action(self, action: str) -> tuple[str, dict[str, Any]]: ...
 

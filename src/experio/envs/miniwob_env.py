@@ -45,6 +45,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
@@ -292,8 +293,16 @@ def _browser_env_class() -> type:
 
     class Instance(SeleniumInstance):
         browser: tuple[str, str]
+        error: BaseException | None = None  # why the driver did not start (raised in the caller's thread)
 
         def create_driver(self) -> None:
+            try:
+                self._create_driver()
+            except Exception as e:  # runs in the instance thread: keep it for _hard_reset_instance
+                self.error = e
+                self.close()
+
+        def _create_driver(self) -> None:
             chromium, chromedriver = self.browser
             options = webdriver.ChromeOptions()
             for flag in CHROMIUM_FLAGS:
@@ -307,6 +316,20 @@ def _browser_env_class() -> type:
                 "return [window.innerWidth, window.innerHeight];"
             )
 
+        def close(self) -> None:
+            """Quit chromium and chromedriver; safe to call twice and from any thread."""
+            self.died = True
+            driver = self.__dict__.pop("driver", None)
+            if driver is None:
+                return
+            process = getattr(getattr(driver, "service", None), "process", None)
+            try:
+                driver.quit()
+            except Exception:  # chromedriver hung or broke: end it and its browser below
+                pass
+            if process is not None and process.poll() is None:
+                _kill_tree(process.pid)
+
     class BrowserEnv(MiniWoBEnvironment):
         def __init__(self, subdomain: str, browser: tuple[str, str]):
             self.browser = browser
@@ -314,11 +337,15 @@ def _browser_env_class() -> type:
 
         def _hard_reset_instance(self) -> None:
             if getattr(self, "instance", None):
-                self.instance.close()
+                _stop_instance(self.instance)
             self.instance = Instance(index=0, **self.instance_kwargs)
             self.instance.browser = self.browser
             self.instance.start()
+            self.instance.call(lambda: None)  # queued behind the driver's start: wait for it
             self.instance.wait()
+            if self.instance.error is not None:
+                _stop_instance(self.instance)
+                raise self.instance.error
 
         def open_task(self, subdomain: str) -> None:
             """Load another task's page in the same browser."""
@@ -337,11 +364,44 @@ def _browser_env_class() -> type:
 
 
 def _quit(holder: dict[str, Any]) -> None:
+    """Close the browser held in `holder` (if any). Called by `close()`, and by a weakref
+    finalizer when the environment is garbage-collected or the interpreter exits without it."""
     env = holder.pop("env", None)
-    if env is not None:
+    instance = getattr(env, "instance", None)
+    if instance is not None:
+        _stop_instance(instance)
+
+
+def _stop_instance(instance: Any, timeout: float = 10.0) -> None:
+    """End a miniwob instance thread and its browser, whatever state the thread is in.
+
+    The thread owns the driver, so it is asked to quit first; if it is gone or does not answer
+    in time, the driver is quit from here (and chromedriver's process tree killed if needed).
+    """
+    if instance.is_alive():
+        instance.call(instance.close)
+        instance.join(timeout)
+    instance.close()
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill a process and its descendants (chromedriver and the chromium it started), Linux /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            env.close()
-        except Exception:  # the browser may already be gone at interpreter exit
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+    todo, tree = [pid], []
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo += children.get(p, [])
+    for p in tree:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
             pass
 
 
@@ -353,6 +413,7 @@ class MiniWoBEnv:
 
     name = "miniwob"
     tools = TOOLS
+    answers = False  # a page is solved by acting; there is no final answer
 
     def __init__(
         self,
@@ -420,6 +481,9 @@ class MiniWoBEnv:
 
     def format_action(self, function: str, kwargs: dict[str, Any]) -> str:
         return format_call(function, bind_call(self.tools, function, [], kwargs))
+
+    def submit_answer(self, answer: str) -> Step:
+        raise EpisodeStateError("a MiniWoB++ task is solved by acting on the page, not by an answer (its answers is False)")
 
     def close(self) -> None:
         _quit(self._holder)

@@ -14,10 +14,13 @@ To add an environment, write a class that follows `Environment` and register it:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
+
+from experio.errors import unknown_name
 
 from .base import Environment, Task
 from .errors import TaskError
+from .textworld_env import DEFAULT_SETTINGS as TEXTWORLD_SETTINGS
 
 
 @dataclass(frozen=True)
@@ -27,12 +30,14 @@ class EnvSpec:
     factory(**options) -> Environment
     make_tasks(n, seed, **settings) -> list[Task]      n seeded tasks
     check_task(task) -> Task                           validated, defaults filled (raises TaskError)
+    settings                                           the setting keys make_tasks takes
     """
 
     name: str
     factory: Callable[..., Environment]
     make_tasks: Callable[..., list[Task]]
     check_task: Callable[[Task], Task]
+    settings: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, EnvSpec] = {}
@@ -52,6 +57,20 @@ def get_env_spec(name: str) -> EnvSpec:
     if spec is None:
         raise TaskError(f"unknown environment {name!r}; choose one of {', '.join(env_names())}")
     return spec
+
+
+def check_settings(env: str, settings: Mapping[str, Any]) -> None:
+    """Raise TaskError naming the valid keys when `settings` has a key `task_stream(env)` does not take.
+
+        >>> check_settings("textworld", {"quest_lenght": 3})
+        Traceback (most recent call last):
+        ...
+        experio.envs.errors.TaskError: unknown textworld setting 'quest_lenght'; choose one of: game_file, nb_objects, quest_breadth, quest_length, theme, world_size
+    """
+    valid = get_env_spec(env).settings
+    for key in settings:
+        if key not in valid:
+            raise TaskError(str(unknown_name(f"{env} setting", key, valid)))
 
 
 def make_env(name: str, **options: Any) -> Environment:
@@ -110,6 +129,8 @@ def _miniwob_tasks(n: int, seed: int, tasks: list[str] | None = None, **settings
 
     if settings:
         raise TaskError(f"MiniWoB++ tasks take no settings besides tasks=[...], got {sorted(settings)}")
+    if isinstance(tasks, str):  # one task name, e.g. from `--setting tasks=click-test`
+        tasks = [tasks]
     names = list(tasks) if tasks is not None else list(DEFAULT_TASKS)
     if not names:
         raise TaskError("tasks=[] names no MiniWoB++ task")
@@ -127,5 +148,6 @@ def _miniwob_check(task: Task) -> Task:
     return task
 
 
-register_env(EnvSpec("textworld", _textworld_factory, _textworld_tasks, _textworld_check))
-register_env(EnvSpec("miniwob", _miniwob_factory, _miniwob_tasks, _miniwob_check))
+register_env(EnvSpec("textworld", _textworld_factory, _textworld_tasks, _textworld_check,
+                     settings=(*TEXTWORLD_SETTINGS, "game_file")))
+register_env(EnvSpec("miniwob", _miniwob_factory, _miniwob_tasks, _miniwob_check, settings=("tasks",)))

@@ -300,6 +300,7 @@ class TextWorldEnv:
 
     name = "textworld"
     tools = TOOLS
+    answers = False  # a game is won by acting; there is no final answer
 
     def __init__(self, *, cache_dir: str | Path | None = None):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
@@ -376,6 +377,9 @@ class TextWorldEnv:
             if names == set(kwargs):
                 return template.format(**kwargs)
         raise InvalidActionError(f"no {function!r} command takes {sorted(kwargs)}: {format_call(function, kwargs)}")
+
+    def submit_answer(self, answer: str) -> Step:
+        raise EpisodeStateError("a TextWorld game is won by acting, not by an answer (its answers is False)")
 
     def close(self) -> None:
         self._close_game()
