@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import time
 
 import pytest
@@ -261,3 +262,75 @@ def test_missing_browser_says_what_to_install(tmp_path):
 def test_bad_time_limit():
     with pytest.raises(ValueError, match="time_limit"):
         MiniWoBEnv(time_limit=-1)
+
+
+# -- browsers are closed on every exit path ---------------------------------------------------
+
+psutil = pytest.importorskip("psutil")
+
+
+def browser_processes(root_pid=None):
+    """chromedriver and chromium processes below `root_pid` (default: this process)."""
+    root = psutil.Process(root_pid) if root_pid else psutil.Process()
+    return [p for p in root.children(recursive=True)
+            if any(n in p.name() for n in ("chromedriver", "chromium", "chrome"))]
+
+
+def test_an_exception_inside_an_episode_leaves_no_browser(tmp_path):
+    from experio.agent import run_agent
+    from experio.llm import ScriptedLLM
+
+    before = {p.pid for p in browser_processes()}  # the module's shared browser, if started
+    during = []
+
+    def responder(prompt):
+        during.extend(p.pid for p in browser_processes() if p.pid not in before)
+        raise RuntimeError("the model crashed mid-episode")
+
+    with pytest.raises(RuntimeError, match="crashed"):
+        run_agent(ScriptedLLM(responder=responder), "miniwob", [Task("miniwob", "click-test", 0)], "react",
+                  tmp_path / "run", progress=False)
+    assert during, "the episode's browser was running when the model failed"
+    left = [p for p in browser_processes() if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE]
+    assert not left, left
+
+
+EXIT_SCRIPT = """
+import os, sys
+from experio.envs import Task, make_env
+env = make_env("miniwob")
+env.reset(Task("miniwob", "click-test", 0))
+driver = env._holder["env"].instance.driver
+print(driver.service.process.pid, flush=True)
+if sys.argv[1] == "interrupt":
+    raise KeyboardInterrupt
+if sys.argv[1] == "error":
+    raise RuntimeError("boom")
+if sys.argv[1] == "crash":
+    import time
+    time.sleep(120)  # killed with SIGKILL: no finally, no atexit (as in a segfault)
+"""  # "exit": the interpreter ends with the environment still open
+
+
+@pytest.mark.parametrize("how", ["exit", "error", "interrupt", "crash"])
+def test_interpreter_exit_closes_the_browser(how):
+    import subprocess
+    import sys
+
+    started = time.time() - 1
+    proc = subprocess.Popen([sys.executable, "-c", EXIT_SCRIPT, how], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    driver_pid = int(proc.stdout.readline())
+    if how == "crash":
+        proc.kill()
+    stderr = proc.communicate(timeout=120)[1]
+    assert proc.returncode == {"exit": 0, "error": 1, "interrupt": -signal.SIGINT, "crash": -signal.SIGKILL}[how], stderr
+    deadline = time.time() + 10
+    while psutil.pid_exists(driver_pid) and time.time() < deadline:
+        time.sleep(0.2)
+    alive = psutil.pid_exists(driver_pid) and psutil.Process(driver_pid).status() != psutil.STATUS_ZOMBIE
+    assert not alive, f"chromedriver {driver_pid} outlived the interpreter ({how})"
+    orphans = [p for p in psutil.process_iter(["name", "create_time"])  # chromium left behind by that run
+               if "chrom" in (p.info["name"] or "") and p.info["create_time"] >= started and p.ppid() == 1
+               and p.status() != psutil.STATUS_ZOMBIE]
+    assert not orphans, orphans

@@ -10,6 +10,7 @@ import numpy as np
 
 from experio.runs import RunFolder, markdown_table, pct, save_line_plot, write_json, write_text
 
+from .errors import EpisodeRecordError
 from .records import KIND, EpisodeDetails, read_episodes
 
 
@@ -64,6 +65,8 @@ def write_report(out: Path) -> dict[str, Any]:
     out = Path(out)
     run = RunFolder(out, KIND)
     run.check_kind(must_exist=True)
+    if not run.records_path.is_file():
+        raise EpisodeRecordError(f"{out} has no {run.records_path.name}: not an agent run folder")
     metrics = compute_metrics(read_episodes(run))
     write_json(out / "metrics.json", metrics)
     rows = [[ctx, m["episodes"], pct(m["success_rate"]), f"{m['mean_steps']:.1f}", pct(m["invalid_action_rate"]),

@@ -2,44 +2,54 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from .common import make_app, BaseUrlOption, LLMOption, ModelOption, console, fail, open_llm
+from .common import (ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, console, fail, make_app, open_llm,
+                     table)
 
 app = make_app(help="Run LLM agents in TextWorld or MiniWoB++ with ReAct or AgentFold context.", no_args_is_help=True)
 
 
-def parse_settings(pairs: list[str]) -> dict:
-    """`key=value` pairs (values parsed as int where they are) into a settings dict."""
-    settings = {}
+def parse_settings(env: str, pairs: list[str]) -> dict:
+    """`key=value` pairs into settings for `env`: ints where they are, comma-separated values as lists.
+
+    An unknown key is a TaskError (a usage error) listing the keys `env` takes.
+    """
+    from experio.envs import check_settings
+
+    settings: dict = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             fail(f"--setting expects key=value, got {pair!r}")
-        settings[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else value.strip()
+        value = value.strip()
+        if "," in value:
+            settings[key.strip()] = [v.strip() for v in value.split(",") if v.strip()]
+        else:
+            settings[key.strip()] = int(value) if re.fullmatch(r"-?\d+", value) else value
+    check_settings(env, settings)
     return settings
 
 
 def resolve_tasks(env: str, spec: str, seed: int, settings: dict):
-    """SPEC is a number of seeded tasks or a JSONL task file."""
-    from experio.envs import EnvError, load_tasks, task_stream
+    """SPEC is a number of seeded tasks (at least 1) or a JSONL task file."""
+    from experio.envs import load_tasks, task_stream
+    from experio.errors import positive
 
-    try:
-        if spec.isdigit():
-            return task_stream(env, int(spec), seed=seed, **settings)
-        path = Path(spec)
-        if not path.is_file():
-            fail(f"--tasks {spec!r} is neither a number of tasks nor an existing task file")
-        tasks = load_tasks(path)
-    except EnvError as e:
-        fail(str(e))
+    if re.fullmatch(r"-?\d+", spec.strip()):
+        return task_stream(env, positive("--tasks", int(spec)), seed=seed, **settings)
+    path = Path(spec)
+    if not path.is_file():
+        fail(f"--tasks {spec!r} is neither a number of tasks nor an existing task file")
+    tasks = load_tasks(path)
     wrong = [t.id for t in tasks if t.env != env]
     if wrong:
-        fail(f"{spec} has tasks for another environment than {env!r}: {', '.join(wrong[:3])}")
+        fail(f"{spec} has tasks for another environment than {env!r}: {', '.join(wrong[:3])}"
+             f"{' ...' if len(wrong) > 3 else ''}; keep one environment per task file")
     return tasks
 
 
@@ -62,39 +72,36 @@ def run(
     llm: Optional[str] = LLMOption,
     model: Optional[str] = ModelOption,
     base_url: Optional[str] = BaseUrlOption,
+    api_key: Optional[str] = ApiKeyOption,
 ) -> None:
     """Run one context manager on a task set; record ADP trajectories and a report."""
-    from experio.agent import AgentConfig, RunFolderError, run_agent
-    from experio.envs import EnvError
+    from experio.agent import AgentConfig, make_context, run_agent
+    from experio.envs import get_env_spec
 
-    if context not in ("react", "fold"):
-        fail(f"--context must be react or fold, got {context!r}")
-    task_list = resolve_tasks(env, tasks, seed, parse_settings(setting))
-    backend = open_llm(llm, model, base_url)
+    get_env_spec(env)  # an unknown --env lists the known ones, before anything else
+    make_context(context)
+    task_list = resolve_tasks(env, tasks, seed, parse_settings(env, setting))
+    backend = open_llm(llm, model, base_url, api_key)
     config = AgentConfig(max_steps=max_steps, temperature=temperature, seed=sample_seed, constrain_fold=constrain_fold)
-    try:
-        metrics = run_agent(backend, env, task_list, context, out, config=config, resume=resume)
-    except (RunFolderError, EnvError) as e:
-        fail(str(e))
+    metrics = run_agent(backend, env, task_list, context, out, config=config, resume=resume)
     show_metrics(metrics)
     console.print(f"Run record: {out}/ (config.json, trajectories.jsonl, metrics.json, report.md, prompt_tokens.png)")
 
 
 @app.command()
-def report(out: Path = typer.Argument(..., help="A run folder.")) -> None:
+def report(out: Path = typer.Argument(..., help="A run folder of `experio agent run`.")) -> None:
     """Recompute metrics.json, report.md and the plot of a run folder from its trajectories."""
     from experio.agent import write_report
 
-    if not (out / "trajectories.jsonl").is_file():
-        fail(f"{out} has no trajectories.jsonl: not an agent run folder")
     show_metrics(write_report(out))
 
 
 def show_metrics(metrics: dict) -> None:
-    table = Table("context", "n", "success", "mean steps", "invalid actions", "repairs", "tokens turn 1", "tokens last")
-    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"
+    from experio.runs import pct
+
+    t = table("context", "n", "success", "mean steps", "invalid actions", "repairs", "tokens turn 1", "tokens last")
     for ctx, m in metrics.items():
-        table.add_row(ctx, str(m["episodes"]), pct(m["success_rate"]), f"{m['mean_steps']:.1f}",
-                      pct(m["invalid_action_rate"]), pct(m["directive_repair_rate"]),
-                      f"{m['prompt_tokens_turn1']:.0f}", f"{m['prompt_tokens_last_turn']:.0f}")
-    console.print(table)
+        t.add_row(ctx, str(m["episodes"]), pct(m["success_rate"]), f"{m['mean_steps']:.1f}",
+                  pct(m["invalid_action_rate"]), pct(m["directive_repair_rate"]),
+                  f"{m['prompt_tokens_turn1']:.0f}", f"{m['prompt_tokens_last_turn']:.0f}")
+    console.print(t)

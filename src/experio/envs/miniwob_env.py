@@ -45,7 +45,7 @@ import json
 import os
 import re
 import shutil
-import signal
+import subprocess
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
@@ -308,7 +308,11 @@ def _browser_env_class() -> type:
             for flag in CHROMIUM_FLAGS:
                 options.add_argument(flag)
             options.binary_location = chromium
-            self.driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+            # chromedriver leads a process group of its own, which the chromium it starts joins:
+            # the watchdog kills that group, and Ctrl-C in a terminal reaches only this process.
+            service = Service(executable_path=chromedriver, popen_kw={"start_new_session": True})
+            self.driver = webdriver.Chrome(service=service, options=options)
+            self.watchdog = _watch(service.process.pid)
             self.driver.implicitly_wait(5)
             self.driver.get(self.url)
             WebDriverWait(self.driver, 5).until(EC.element_to_be_clickable((By.ID, self.SYNC_SCREEN_ID)))
@@ -320,15 +324,15 @@ def _browser_env_class() -> type:
             """Quit chromium and chromedriver; safe to call twice and from any thread."""
             self.died = True
             driver = self.__dict__.pop("driver", None)
-            if driver is None:
-                return
-            process = getattr(getattr(driver, "service", None), "process", None)
-            try:
-                driver.quit()
-            except Exception:  # chromedriver hung or broke: end it and its browser below
-                pass
-            if process is not None and process.poll() is None:
-                _kill_tree(process.pid)
+            if driver is not None:
+                try:
+                    driver.quit()
+                except Exception:  # chromedriver hung or broke: the watchdog ends it below
+                    pass
+            watchdog = self.__dict__.pop("watchdog", None)
+            if watchdog is not None:  # EOF: it kills whatever is left of the browser's group
+                watchdog.stdin.close()
+                watchdog.wait(10)
 
     class BrowserEnv(MiniWoBEnvironment):
         def __init__(self, subdomain: str, browser: tuple[str, str]):
@@ -376,7 +380,7 @@ def _stop_instance(instance: Any, timeout: float = 10.0) -> None:
     """End a miniwob instance thread and its browser, whatever state the thread is in.
 
     The thread owns the driver, so it is asked to quit first; if it is gone or does not answer
-    in time, the driver is quit from here (and chromedriver's process tree killed if needed).
+    in time, the driver is quit from here (and the watchdog kills what is left).
     """
     if instance.is_alive():
         instance.call(instance.close)
@@ -384,25 +388,16 @@ def _stop_instance(instance: Any, timeout: float = 10.0) -> None:
     instance.close()
 
 
-def _kill_tree(pid: int) -> None:
-    """Kill a process and its descendants (chromedriver and the chromium it started), Linux /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue  # the process ended while we looked
-    todo, tree = [pid], []
-    while todo:
-        p = todo.pop()
-        tree.append(p)
-        todo += children.get(p, [])
-    for p in tree:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+# Runs beside us and outlives a crash of this process (a segfault or SIGKILL runs no `finally`
+# and no atexit): it waits for end-of-file on a pipe that only we hold, then kills the browser's
+# process group. `close()` closes the pipe itself after quitting the browser.
+_WATCHDOG = 'read _; kill -9 -"$1" 2>/dev/null; exit 0'
+
+
+def _watch(group: int) -> subprocess.Popen:
+    """Start the watchdog of process group `group` (chromedriver's pid)."""
+    return subprocess.Popen(["sh", "-c", _WATCHDOG, "experio-browser-watchdog", str(group)], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 # -- the environment ---------------------------------------------------------------------
