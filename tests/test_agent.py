@@ -285,15 +285,6 @@ def test_loop_runs_any_context_strategy_without_knowing_it():
     assert json.loads(r.trajectory.details["fold_directives"]) == ["east", "east", "east"]
 
 
-def test_environment_that_acts_refuses_a_final_answer():
-    from experio.envs import EpisodeStateError, TextWorldEnv
-
-    env = TextWorldEnv()
-    assert env.answers is False
-    with pytest.raises(EpisodeStateError, match="won by acting"):
-        env.submit_answer("42")
-
-
 # -- episode details: one typed record --------------------------------------------------
 def test_episode_details_round_trip_through_the_trajectory():
     from experio.agent import EpisodeDetails

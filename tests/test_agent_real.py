@@ -54,7 +54,7 @@ def test_agent_cli_run_resume_and_report(tmp_path):
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     again = runner.invoke(app, args)
-    assert again.exit_code == 2 and "--resume" in again.output
+    assert again.exit_code == 1 and "pass --resume" in again.output  # ResumeRequired: a run-folder error
     resumed = runner.invoke(app, args + ["--resume"])
     assert resumed.exit_code == 0, resumed.output
     assert len(list(read_trajectories(out / "trajectories.jsonl"))) == 2  # nothing run twice

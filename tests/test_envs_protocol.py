@@ -227,3 +227,27 @@ def test_toolspec_signature_and_openai_schema():
 def test_step_defaults():
     step = Step("hello")
     assert (step.reward, step.done, step.success, step.admissible, step.info) == (0.0, False, False, None, {})
+
+
+def test_registry_knows_each_environments_setting_keys():
+    from experio.envs import check_settings, get_env_spec
+
+    assert set(get_env_spec("textworld").settings) == {"world_size", "nb_objects", "quest_length", "quest_breadth",
+                                                       "theme", "game_file"}
+    assert get_env_spec("miniwob").settings == ("tasks",)
+    check_settings("textworld", {"quest_length": 3, "world_size": 4})
+    with pytest.raises(TaskError, match="unknown miniwob setting 'task'; choose one of: tasks"):
+        check_settings("miniwob", {"task": "click-test"})
+    with pytest.raises(TaskError, match="unknown environment 'web'"):
+        check_settings("web", {})
+    # one task name, as `--setting tasks=click-test` gives it, is a list of one
+    assert [t.name for t in task_stream("miniwob", 2, tasks="click-test")] == ["click-test", "click-test"]
+
+
+def test_environments_declare_how_an_episode_ends():
+    from experio.envs import EpisodeStateError, MiniWoBEnv, TextWorldEnv
+
+    for env in (TextWorldEnv(), MiniWoBEnv()):
+        assert env.answers is False
+        with pytest.raises(EpisodeStateError, match="not by an answer"):
+            env.submit_answer("42")

@@ -2,11 +2,14 @@
 
     ExperioError (experio.errors)
      └── EnvError
-          ├── EnvSetupError
-          ├── TaskError               (also a UsageError)
-          │    └── TaskFileError
-          ├── InvalidActionError      (also a ValueError)
-          └── EpisodeStateError
+          ├── EnvSetupError          a package, browser or compiler is missing: says what to install
+          ├── TaskError              an unknown environment, task or setting (lists the valid ones);
+          │    │                     also a UsageError: the CLI exits with 2
+          │    └── TaskFileError     a task file that cannot be read, or a bad line (names file:line)
+          ├── InvalidActionError     an action that does not parse or names something absent; nothing
+          │                          changed (also a ValueError): show it to the model and go on
+          └── EpisodeStateError      `step` before `reset` or after the end; `submit_answer` where
+                                     the environment takes no answer
 """
 
 from __future__ import annotations
@@ -39,4 +42,4 @@ class InvalidActionError(EnvError, ValueError):
 
 
 class EpisodeStateError(EnvError):
-    """`step` was called before `reset`, or after the episode ended."""
+    """`step` was called before `reset` or after the episode ended, or `submit_answer` where no answer is taken."""

@@ -281,9 +281,8 @@ def task_page(name: str) -> Path:
 
 
 @lru_cache(maxsize=1)
-def _browser_env_class() -> type:
-    """miniwob's gymnasium environment, with our Chromium binary, driver and flags."""
-    from miniwob.environment import MiniWoBEnvironment
+def _instance_class() -> type:
+    """miniwob's browser instance (a thread owning the driver), with our binaries, flags and cleanup."""
     from miniwob.selenium_instance import SeleniumInstance
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -333,6 +332,19 @@ def _browser_env_class() -> type:
             if watchdog is not None:  # EOF: it kills whatever is left of the browser's group
                 watchdog.stdin.close()
                 watchdog.wait(10)
+
+    return Instance
+
+
+@lru_cache(maxsize=1)
+def _browser_env_class() -> type:
+    """miniwob's gymnasium environment on our `Instance`; one browser serves every task."""
+    from miniwob.environment import MiniWoBEnvironment
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    Instance = _instance_class()
 
     class BrowserEnv(MiniWoBEnvironment):
         def __init__(self, subdomain: str, browser: tuple[str, str]):
