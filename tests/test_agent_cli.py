@@ -123,3 +123,16 @@ def test_report_refuses_a_memory_folder_and_writes_nothing(tmp_path):
     empty.mkdir()
     result, text = invoke("report", str(empty))
     assert result.exit_code == 1 and "no trajectories.jsonl: not an agent run folder" in text
+
+
+def test_settings_are_typed_and_comma_lists_become_lists(monkeypatch, tmp_path):
+    import experio.agent
+
+    seen = {}
+    monkeypatch.setattr(agent_cli, "open_llm", lambda *a: ScriptedLLM(replies=["{}"]))
+    monkeypatch.setattr(experio.agent, "run_agent", lambda llm, env, tasks, *a, **k: seen.setdefault("tasks", tasks) and {})
+    result, text = invoke("run", "--env", "miniwob", "--tasks", "3", "--setting", "tasks=click-test, click-link",
+                          "--out", str(tmp_path / "mw"))
+    assert result.exit_code == 0, result.output
+    assert [t.id for t in seen["tasks"]] == ["miniwob/click-test/seed0", "miniwob/click-link/seed0", "miniwob/click-test/seed1"]
+    assert agent_cli.parse_settings("textworld", ["quest_length=12", "theme=house"]) == {"quest_length": 12, "theme": "house"}
