@@ -19,13 +19,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from typing import Optional
+
+import typer
 from rich.console import Console
 
 from experio.agent import AgentConfig
 from experio.envs import format_call, task_stream
+from experio.errors import positive, unknown_name
 from experio.llm import LLM
-from experio.memory import MemoryBank, TaskDone, bank_path, run_memory
-from experio.memory.extract import clip
+from experio.memory import MemoryBank, TaskDone, bank_path, clip, run_memory
+
+from .common import ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, console as cli_console, open_llm
 
 #: small games (a few rooms, short quests) so the embedded 270M model has a chance and the
 #: demo runs in about a minute a game on 2 cores
@@ -36,12 +41,20 @@ def run_demo(llm: LLM, out: Path, console: Console | None = None, *, tasks: int 
              seed: int = 1, context: str = "fold", judge: str = "llm") -> dict[str, Any]:
     """Play `tasks` seeded TextWorld games in order with ReasoningBank; print and record; return the metrics."""
     console = console or Console()
+    if context not in ("fold", "react"):
+        raise unknown_name("--context", context, ("fold", "react"))
+    if judge not in ("llm", "env"):
+        raise unknown_name("--judge", judge, ("llm", "env"))
+    positive("--tasks", tasks)
+    positive("--max-steps", max_steps)
     # A fresh folder per demo run: nothing from an earlier run is overwritten.
     out = Path(out) / time.strftime("%Y%m%d-%H%M%S")
     stream = task_stream("textworld", tasks, seed=seed, **DEMO_GAME)
     solved: list[bool] = []
+    method: list[str] = []  # the run's method name (it names the judge when not the default)
 
     def show(done: TaskDone) -> None:
+        method[:1] = [done.method]
         o = done.outcome
         console.rule(f"[bold]game {done.index + 1}/{len(stream)}[/bold] {done.task.id}", align="left")
         console.print(f"[dim]goal:[/dim] {clip(o.query, 160)}", highlight=False)
@@ -82,14 +95,32 @@ def run_demo(llm: LLM, out: Path, console: Console | None = None, *, tasks: int 
                              config=AgentConfig(max_steps=max_steps, seed=0), progress=False, on_task=show)
     finally:
         memory_log.setLevel(level)
-    m = metrics["reasoningbank"]
+    name = method[0] if method else "reasoningbank"
+    m = metrics[name]
     curve = [sum(solved[: n + 1]) for n in range(len(solved))]
-    with MemoryBank(bank_path(out, "reasoningbank")) as bank:
+    with MemoryBank(bank_path(out, name)) as bank:
         experiences, items = len(bank), bank.num_items
     console.rule("[bold]success curve[/bold]", align="left")
     console.print("solved so far: " + " -> ".join(str(c) for c in curve)
                   + f"  ({m['success_rate']:.0%} of {len(solved)} games; mean steps {m['mean_steps']:.1f})")
     console.print(f"memory bank: {experiences} experience(s), {items} item(s)")
-    console.print(f"Run record: {out}/ (trajectories.jsonl, reasoningbank.bank.sqlite, metrics.json, report.md, "
+    console.print(f"Run record: {out}/ (trajectories.jsonl, {bank_path(out, name).name}, metrics.json, report.md, "
                   "success_curve.png)")
     return metrics
+
+
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Parent folder; each demo run gets a timestamped folder in it."),
+    tasks: int = typer.Option(3, "--tasks", min=1, help="Games in the stream."),
+    max_steps: int = typer.Option(10, "--max-steps", min=1, help="Step budget per game."),
+    seed: int = typer.Option(1, help="Seed of the first game."),
+    context: str = typer.Option("fold", help="fold (AgentFold) or react (full history)."),
+    judge: str = typer.Option("llm", help="llm (the model judges itself) or env (the game's reward)."),
+    llm: Optional[str] = LLMOption,
+    model: Optional[str] = ModelOption,
+    base_url: Optional[str] = BaseUrlOption,
+    api_key: Optional[str] = ApiKeyOption,
+) -> None:
+    """The main job: a self-improving agent (ReasoningBank) plays a stream of TextWorld games, recorded as a run."""
+    run_demo(open_llm(llm, model, base_url, api_key), out, console=cli_console, tasks=tasks, max_steps=max_steps,
+             seed=seed, context=context, judge=judge)

@@ -1,4 +1,4 @@
-"""`experio info | generate | score | demo`."""
+"""`experio info | generate | score | check`."""
 
 from __future__ import annotations
 
@@ -113,33 +113,8 @@ def check(
         fail(str(e))
 
 
-def demo(
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Parent folder; each demo run gets a timestamped folder in it."),
-    tasks: int = typer.Option(3, "--tasks", min=1, help="Games in the stream."),
-    max_steps: int = typer.Option(10, "--max-steps", min=1, help="Step budget per game."),
-    seed: int = typer.Option(1, help="Seed of the first game."),
-    context: str = typer.Option("fold", help="fold (AgentFold) or react (full history)."),
-    judge: str = typer.Option("llm", help="llm (the model judges itself) or env (the game's reward)."),
-    llm: Optional[str] = LLMOption,
-    model: Optional[str] = ModelOption,
-    base_url: Optional[str] = BaseUrlOption,
-) -> None:
-    """The main job: a self-improving agent (ReasoningBank) plays a stream of TextWorld games, recorded as a run."""
-    from experio.envs import EnvError
-    from experio.memory import MemoryBankError, MemoryRunError
-
-    from .demo import run_demo
-
-    backend = open_llm(llm, model, base_url)
-    try:
-        run_demo(backend, out, console=console, tasks=tasks, max_steps=max_steps, seed=seed, context=context,
-                 judge=judge)
-    except (LLMError, EnvError, MemoryBankError, MemoryRunError, ValueError) as e:
-        fail(str(e))
-
-
 def register(app: typer.Typer) -> None:
-    for command in (info, generate, score, check, demo):
+    for command in (info, generate, score, check):
         app.command()(command)
 
 

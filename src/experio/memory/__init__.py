@@ -38,6 +38,7 @@ from .extract import (
     MAX_CONTRAST_ITEMS,
     MAX_ITEMS,
     ExtractionResult,
+    clip,
     contrast_prompt,
     extract_contrast,
     extract_items,
@@ -76,7 +77,7 @@ __all__ = [
     "MAX_ITEMS", "SCHEMA_VERSION", "STATUSES",
     "Experience", "ExtractionResult", "ImportSummary", "Judgement", "MemoryBank", "MemoryBankError",
     "MemoryItem", "MemoryParseError", "Retrieved", "Selection",
-    "contrast_prompt", "extract_contrast", "extract_items", "extraction_prompt", "format_memory_items",
+    "clip", "contrast_prompt", "extract_contrast", "extract_items", "extraction_prompt", "format_memory_items",
     "judge", "judge_prompt", "parse_judgement", "parse_memory_items", "parse_memory_items_lenient", "parse_selection", "refine_prompt",
     "select_best", "select_prompt", "trajectory_to_text",
     # the loop, baselines, MaTTS and runs
