@@ -15,6 +15,7 @@ import importlib
 import typer
 
 from .common import make_app
+from .demo import demo as _demo
 from .llm_commands import register as _register_llm_commands
 
 app = make_app(
@@ -23,6 +24,7 @@ app = make_app(
     name="experio",
 )
 _register_llm_commands(app)
+app.command(name="demo")(_demo)
 
 # Sub-apps of the other layers, mounted as `experio NAME ...`.
 for _name in ("adp", "agent", "emergence", "memory"):
