@@ -47,7 +47,7 @@ def run(
         settings = MemorySettings(memory, mode, matts_k, judge, k, context, config)
     except ValueError as e:
         fail(str(e))
-    task_list = resolve_tasks(env, tasks, seed, parse_settings(setting))
+    task_list = resolve_tasks(env, tasks, seed, parse_settings(env, setting))
     backend = open_llm(llm, model, base_url)
     summary = RunSummary(settings.name)
     try:

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from experio.adp import Trajectory, TrajectoryWriter, read_trajectories
+from experio.adp import SCHEMA_VERSION as ADP_VERSION, Trajectory, TrajectoryWriter, read_trajectories
 from experio.agent import AgentConfig
 from experio.envs import Environment, Task, make_env
 from experio.llm import LLM
@@ -153,7 +153,7 @@ def run_memory(
     run_path = str(out / "trajectories.jsonl")
     try:
         loop = MemoryLoop(llm, bank, embedder, settings, envs)
-        with TrajectoryWriter(out / "trajectories.jsonl") as writer, \
+        with TrajectoryWriter(out / "trajectories.jsonl", version=ADP_VERSION) as writer, \
                 _progress(progress, len(tasks), len(finished), name) as bar:
             for index, task in todo:
                 outcome = loop.solve(task)
