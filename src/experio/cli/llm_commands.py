@@ -10,41 +10,42 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
+from experio.errors import InputFileError, input_file
 from experio.llm import BACKENDS, LLMError, embedded_model_path, experio_home
 
-from .common import BaseUrlOption, LLMOption, ModelOption, console, fail, open_llm
+from .common import ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, console, open_llm, table
 
 
 def info() -> None:
     """Show backends, the model file, package versions and threads."""
-    table = Table(title="experio", show_header=False)
-    table.add_column("what", style="bold")
-    table.add_column("value")
-    table.add_row("experio", _version("experio"))
-    table.add_row("python", platform.python_version())
-    table.add_row("backends", ", ".join(BACKENDS))
-    table.add_row("EXPERIO_LLM", os.environ.get("EXPERIO_LLM", "(unset: llamacpp)"))
+    rows = table("what", "value", title="experio")
+    rows.add_row("experio", _version("experio"))
+    rows.add_row("python", platform.python_version())
+    rows.add_row("backends", ", ".join(BACKENDS))
+    rows.add_row("EXPERIO_LLM", os.environ.get("EXPERIO_LLM", "(unset: llamacpp)"))
     for var in ("EXPERIO_MODEL", "EXPERIO_BASE_URL", "EXPERIO_HOME"):
-        table.add_row(var, os.environ.get(var, "(unset)"))
+        rows.add_row(var, os.environ.get(var, "(unset)"))
+    rows.add_row("EXPERIO_API_KEY", "(set)" if os.environ.get("EXPERIO_API_KEY") else "(unset)")
     try:
         path = embedded_model_path()
-        table.add_row("embedded model", f"{path} ({path.stat().st_size / 2**20:.1f} MiB, sha256 verified)")
-    except LLMError as e:
-        table.add_row("embedded model", f"[red]{e}[/red]")
-    table.add_row("cache", str(experio_home()))
+        rows.add_row("embedded model", f"{path} ({path.stat().st_size / 2**20:.1f} MiB, sha256 verified)")
+    except LLMError as e:  # info reports a broken model file instead of stopping
+        rows.add_row("embedded model", f"[red]{escape(str(e))}[/red]")
+    rows.add_row("cache", str(experio_home()))
     for pkg in ("llama-cpp-python", "torch", "transformers", "sentence-transformers", "openai", "pydantic"):
-        table.add_row(pkg, _version(pkg))
-    threads = os.cpu_count()
+        rows.add_row(pkg, _version(pkg))
+    rows.add_row("threads", _threads())
+    console.print(rows)
+
+
+def _threads() -> str:
     try:
         import torch
-
-        threads = f"{os.cpu_count()} cores; torch uses {torch.get_num_threads()}; llama.cpp uses {os.cpu_count()}"
     except ImportError:
-        pass
-    table.add_row("threads", str(threads))
-    console.print(table)
+        return str(os.cpu_count())
+    return f"{os.cpu_count()} cores; torch uses {torch.get_num_threads()}; llama.cpp uses {os.cpu_count()}"
 
 
 def generate(
@@ -59,22 +60,20 @@ def generate(
     llm: Optional[str] = LLMOption,
     model: Optional[str] = ModelOption,
     base_url: Optional[str] = BaseUrlOption,
+    api_key: Optional[str] = ApiKeyOption,
 ) -> None:
     """Generate a continuation, streaming tokens as they come."""
-    backend = open_llm(llm, model, base_url)
+    schema = _read_schema(json_schema) if json_schema is not None else None
+    backend = open_llm(llm, model, base_url, api_key)
     text = [{"role": "user", "content": prompt}] if chat else prompt
     params = dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, stop=stop or None)
-    try:
-        if json_schema is not None:
-            schema = _read_json(json_schema)
-            out = backend.generate(text, json_schema=schema, **params)[0]
-            console.print_json(json.dumps(out.parsed))
-            return
-        for piece in backend.stream(text, **params):
-            console.print(piece, end="", highlight=False, markup=False, soft_wrap=True)
-        console.print()
-    except LLMError as e:
-        fail(str(e))
+    if schema is not None:
+        out = backend.generate(text, json_schema=schema, **params)[0]
+        console.print_json(json.dumps(out.parsed))
+        return
+    for piece in backend.stream(text, **params):
+        console.print(piece, end="", highlight=False, markup=False, soft_wrap=True)
+    console.print()
 
 
 def score(
@@ -83,18 +82,15 @@ def score(
     llm: Optional[str] = LLMOption,
     model: Optional[str] = ModelOption,
     base_url: Optional[str] = BaseUrlOption,
+    api_key: Optional[str] = ApiKeyOption,
 ) -> None:
     """Per-token log-probabilities of CONTINUATION given PROMPT, and their sum."""
-    backend = open_llm(llm, model, base_url)
-    try:
-        result = backend.score(prompt, continuation)
-    except LLMError as e:
-        fail(str(e))
-    table = Table("token", "log p")
+    result = open_llm(llm, model, base_url, api_key).score(prompt, continuation)
+    rows = table("token", "log p")
     for tok, lp in zip(result.tokens, result.logprobs):
-        table.add_row(repr(tok), f"{lp:.4f}")
-    table.add_row("[bold]sum[/bold]", f"[bold]{result.total:.4f}[/bold]")
-    console.print(table)
+        rows.add_row(escape(repr(tok)), f"{lp:.4f}")
+    rows.add_row("[bold]sum[/bold]", f"[bold]{result.total:.4f}[/bold]")
+    console.print(rows)
 
 
 def check(
@@ -102,15 +98,12 @@ def check(
     llm: Optional[str] = LLMOption,
     model: Optional[str] = ModelOption,
     base_url: Optional[str] = BaseUrlOption,
+    api_key: Optional[str] = ApiKeyOption,
 ) -> None:
     """Check a model: generation, constrained output, scoring and retrieval against known answers."""
     from .check import run_check
 
-    backend = open_llm(llm, model, base_url)
-    try:
-        run_check(backend, out, console=console)
-    except LLMError as e:
-        fail(str(e))
+    run_check(open_llm(llm, model, base_url, api_key), out, console=console)
 
 
 def register(app: typer.Typer) -> None:
@@ -125,10 +118,14 @@ def _version(pkg: str) -> str:
         return "not installed"
 
 
-def _read_json(path: Path):
+def _read_schema(path: Path) -> dict:
+    """The JSON schema in `path`, or one clear error (missing file, a directory, not JSON)."""
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        fail(f"schema file not found: {path}")
+        schema = json.loads(input_file(path, "schema file").read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        fail(f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}")
+        raise InputFileError(f"schema file {path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    except UnicodeDecodeError:
+        raise InputFileError(f"schema file {path} is not UTF-8 text") from None
+    if not isinstance(schema, dict):
+        raise InputFileError(f"schema file {path} holds a JSON {type(schema).__name__}, not a JSON schema object")
+    return schema

@@ -7,7 +7,8 @@
 
 Backends, chosen by name or by the `EXPERIO_LLM` environment variable:
   llamacpp  in-process GGUF via llama.cpp (default: Gemma 3 270M from its PyPI package)
-  openai    any OpenAI-compatible server (EXPERIO_BASE_URL, EXPERIO_MODEL, EXPERIO_API_KEY)
+  openai    any OpenAI-compatible server (EXPERIO_BASE_URL, EXPERIO_MODEL, EXPERIO_API_KEY or
+            OPENAI_API_KEY); `load_llm` checks up front that the server answers
   hf        transformers + torch, exact scores, `.model` is trainable
   scripted  a deterministic double for unit tests
 """
@@ -25,6 +26,7 @@ from .errors import (
     ModelLoadError,
     NotSupportedError,
     SchemaMismatchError,
+    ServerError,
     ServerUnreachableError,
 )
 from .model_files import embedded_model_path, experio_home
@@ -59,8 +61,11 @@ def load_llm(backend: str | None = None, model: str | None = None, **options: An
                 "the openai backend needs a server address: set EXPERIO_BASE_URL "
                 "(e.g. http://127.0.0.1:8000/v1) or pass base_url="
             )
-        api_key = options.pop("api_key", None) or os.environ.get("EXPERIO_API_KEY") or "none"
-        return OpenAILLM(base_url=base_url, model=model or "default", api_key=api_key, **options)
+        api_key = (options.pop("api_key", None) or os.environ.get("EXPERIO_API_KEY")
+                   or os.environ.get("OPENAI_API_KEY") or "none")
+        llm = OpenAILLM(base_url=base_url, model=model or "default", api_key=api_key, **options)
+        llm.check_reachable()  # one clear line now, not a traceback at the first request
+        return llm
     if backend == "scripted":
         return ScriptedLLM(**options)
     raise BackendConfigError(f"unknown LLM backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -70,5 +75,6 @@ __all__ = [
     "BACKENDS", "LLM", "BaseLLM", "Completion", "GenerationParams", "Message", "Prompt", "Score",
     "ScriptedLLM", "load_llm", "parse_json_output", "render_transcript", "embedded_model_path",
     "experio_home", "LLMError", "ModelFileError", "ModelLoadError", "ServerUnreachableError",
+    "ServerError",
     "NotSupportedError", "SchemaMismatchError", "BackendConfigError",
 ]

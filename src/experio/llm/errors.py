@@ -5,6 +5,7 @@
           ├── ModelFileError          (also an InputFileError)
           ├── ModelLoadError
           ├── ServerUnreachableError
+          ├── ServerError
           ├── NotSupportedError
           ├── SchemaMismatchError
           └── BackendConfigError      (also a UsageError)
@@ -29,6 +30,14 @@ class ModelLoadError(LLMError):
 
 class ServerUnreachableError(LLMError):
     """An OpenAI-compatible server did not answer (connection refused, DNS, timeouts)."""
+
+
+class ServerError(LLMError):
+    """An OpenAI-compatible server answered a request with an HTTP error; `status` is its code."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 class NotSupportedError(LLMError):

@@ -16,14 +16,14 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
 from .base import BaseLLM, Completion, GenerationParams, Score
-from .errors import ModelLoadError
+from .errors import ModelLoadError, NotSupportedError
+from .grammar import schema_to_gbnf
 from .model_files import check_gguf, embedded_model_path
 
 DEFAULT_N_CTX = 8192
@@ -64,6 +64,7 @@ class LlamaCppLLM(BaseLLM):
     n_threads: int | None = None
     name: str = "llamacpp"
     _llama: Any = field(default=None, init=False, repr=False)
+    _grammars: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         path = embedded_model_path() if self.model_path is None else check_gguf(self.model_path)
@@ -83,7 +84,7 @@ class LlamaCppLLM(BaseLLM):
     # -- generation -----------------------------------------------------------------------
     def _complete(self, text: str, params: GenerationParams, json_schema: dict | None) -> Completion:
         # Key order is kept: the grammar emits properties in schema order (reasoning before action).
-        grammar = _grammar(json.dumps(json_schema)) if json_schema else None
+        grammar = self._grammar(json.dumps(json_schema)) if json_schema else None
         with self._lock:
             if params.seed is not None:
                 # Same seed, same text: llama.cpp's logits for a cached prompt differ in the last
@@ -106,6 +107,21 @@ class LlamaCppLLM(BaseLLM):
                 piece = chunk["choices"][0]["text"]
                 if piece:
                     yield piece
+
+    def _grammar(self, schema_json: str):
+        """The checked grammar of a JSON schema (compiling costs ~ms; schemas repeat)."""
+        if schema_json not in self._grammars:
+            from llama_cpp import LlamaGrammar
+
+            gbnf = schema_to_gbnf(schema_json)
+            if not _grammar_parses(self._llama, gbnf):
+                # llama-cpp-python would sample with a null grammar sampler: a segfault
+                raise NotSupportedError(
+                    f"llama.cpp cannot parse the grammar made from this JSON schema: "
+                    f"{schema_json[:200]}; simplify the schema (or report it to experio)"
+                )
+            self._grammars[schema_json] = LlamaGrammar.from_string(gbnf, verbose=False)
+        return self._grammars[schema_json]
 
     @staticmethod
     def _sampling(params: GenerationParams) -> dict:
@@ -200,12 +216,16 @@ def _silence_llama_log() -> None:
     llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
 
 
-@lru_cache(maxsize=64)
-def _grammar(schema_json: str):
-    """A compiled GBNF grammar for a JSON schema (compiling costs ~ms; schemas repeat)."""
-    from llama_cpp import LlamaGrammar
+def _grammar_parses(llama, gbnf: str) -> bool:
+    """Whether llama.cpp accepts `gbnf` (it returns no sampler for a grammar it cannot parse)."""
+    import llama_cpp
 
-    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+    vocab = llama_cpp.llama_model_get_vocab(llama.model)
+    sampler = llama_cpp.llama_sampler_init_grammar(vocab, gbnf.encode("utf-8"), b"root")
+    if not sampler:
+        return False
+    llama_cpp.llama_sampler_free(sampler)
+    return True
 
 
 def _looks_base(meta: dict) -> bool:
