@@ -397,7 +397,7 @@ def test_cli_runs_methods_into_one_folder_shows_the_bank_and_reports(tmp_path, m
         r = runner.invoke(app, base + ["--memory", memory, "--judge", "llm"])
         assert r.exit_code == 0, r.output
     again = runner.invoke(app, base + ["--memory", "none"])
-    assert again.exit_code == 2 and "--resume" in again.output
+    assert again.exit_code == 1 and "--resume" in again.output  # ResumeRequired: a run-folder error
     bad = runner.invoke(app, base + ["--memory", "mem0"])
     assert bad.exit_code == 2 and "unknown memory" in bad.output
     shown = runner.invoke(app, ["memory", "show", str(out / "reasoningbank.bank.sqlite"), "--json"])

@@ -170,7 +170,7 @@ def test_import_rejects_malformed_lines_and_goes_on(tmp_path: Path, bank: Memory
     reasons = [r["reason"] for r in rejects]
     assert "not valid JSON" in reasons[0] and "status" in reasons[1] and "object" in reasons[2]
     assert "embedding" in reasons[3] and "title" in reasons[4]
-    assert rejects[0]["text"] == "{not json"
+    assert rejects[0]["row"] == "{not json"
 
 
 # ---------------------------------------------------------------------- foreign and corrupt files

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from .agent import parse_settings, resolve_tasks
-from .common import make_app, BaseUrlOption, LLMOption, ModelOption, console, fail, open_llm
+from .common import ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, console, make_app, open_llm, table
 
 app = make_app(help="Agent memory that learns from success and failure (ReasoningBank, MaTTS, baselines).",
-                  no_args_is_help=True)
+               no_args_is_help=True)
 
 
 @app.command()
@@ -35,26 +34,22 @@ def run(
     llm: Optional[str] = LLMOption,
     model: Optional[str] = ModelOption,
     base_url: Optional[str] = BaseUrlOption,
+    api_key: Optional[str] = ApiKeyOption,
 ) -> None:
     """Run a task stream with one memory method; record ADP trajectories, the bank and a report."""
     from experio.agent import AgentConfig
-    from experio.envs import EnvError
-    from experio.memory import MemoryBankError, MemoryRunError, MemorySettings, RunSummary, parse_matts, run_memory
+    from experio.envs import get_env_spec
+    from experio.memory import MemorySettings, RunSummary, parse_matts, run_memory
 
-    try:
-        mode, matts_k = parse_matts(matts)
-        config = AgentConfig(max_steps=max_steps, temperature=temperature, seed=sample_seed)
-        settings = MemorySettings(memory, mode, matts_k, judge, k, context, config)
-    except ValueError as e:
-        fail(str(e))
+    get_env_spec(env)  # an unknown --env lists the known ones, before anything else
+    mode, matts_k = parse_matts(matts)
+    config = AgentConfig(max_steps=max_steps, temperature=temperature, seed=sample_seed)
+    settings = MemorySettings(memory, mode, matts_k, judge, k, context, config)  # checks before the model loads
     task_list = resolve_tasks(env, tasks, seed, parse_settings(env, setting))
-    backend = open_llm(llm, model, base_url)
+    backend = open_llm(llm, model, base_url, api_key)
     summary = RunSummary(settings.name)
-    try:
-        metrics = run_memory(backend, env, task_list, memory, out, matts=matts, judge=judge, k=k, context=context,
-                             config=config, resume=resume, summary=summary)
-    except (MemoryRunError, MemoryBankError, EnvError) as e:
-        fail(str(e))
+    metrics = run_memory(backend, env, task_list, memory, out, matts=matts, judge=judge, k=k, context=context,
+                         config=config, resume=resume, summary=summary)
     if summary.restored:
         console.print(f"Stored {len(summary.restored)} experience(s) from their records into the bank "
                       f"(the earlier run stopped between writing and storing): {', '.join(summary.restored)}")
@@ -71,50 +66,47 @@ def show(
     bank: Path = typer.Argument(..., help="A memory bank file, e.g. runs/rb/reasoningbank.bank.sqlite."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (experiences with their items) instead of a table."),
 ) -> None:
-    """List the experiences and memory items of a bank."""
-    from experio.memory import MemoryBank, MemoryBankError
+    """List the experiences (judged status and rationale) and memory items of a bank."""
+    from experio.errors import InputFileError, input_file
+    from experio.memory import MemoryBank
 
-    if not bank.is_file():
-        fail(f"{bank} does not exist; a run folder keeps its banks as <method>.bank.sqlite")
-    try:
-        with MemoryBank(bank) as b:
-            experiences = [(e, b.items(e.id)) for e in b.iter_experiences()]
-    except MemoryBankError as e:
-        fail(str(e))
+    if not bank.exists():  # opening a missing bank would create one
+        raise InputFileError(f"memory bank {bank} does not exist; a run folder keeps its banks as "
+                             "<method>.bank.sqlite")
+    input_file(bank, "memory bank")
+    with MemoryBank(bank) as b:
+        experiences = [(e, b.items(e.id)) for e in b.iter_experiences()]
     if as_json:
         rows = [{"id": e.id, "task_id": e.task_id, "query": e.query, "status": e.status, "rationale": e.rationale,
                  "source": e.source, "trajectory_id": e.trajectory_id, "created": e.created,
                  "items": [i.to_dict() for i in items]} for e, items in experiences]
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    table = Table("exp", "task", "status", "item", "title", "description", title=f"{bank} ({len(experiences)} experiences)")
+    t = table("exp", "task", "status", "rationale", "item", "title", "description",
+              title=f"{bank} ({len(experiences)} experiences)")
     for e, items in experiences:
         for n, item in enumerate(items or [None]):
             first = n == 0
-            table.add_row(str(e.id) if first else "", e.task_id if first else "", e.status if first else "",
-                          str(item.id) if item else "-", item.title if item else "(no items)",
-                          item.description if item else "")
-    console.print(table)
+            t.add_row(str(e.id) if first else "", e.task_id if first else "", e.status if first else "",
+                      e.rationale if first else "", str(item.id) if item else "-",
+                      item.title if item else "(no items)", item.description if item else "")
+    console.print(t)
 
 
 @app.command()
-def report(out: Path = typer.Argument(..., help="A memory run folder.")) -> None:
+def report(out: Path = typer.Argument(..., help="A run folder of `experio memory run`.")) -> None:
     """Recompute metrics.json, report.md and success_curve.png of a run folder from its records."""
     from experio.memory import write_report
 
-    if not (out / "trajectories.jsonl").is_file():
-        fail(f"{out} has no trajectories.jsonl: not a run folder")
-    metrics = write_report(out)
-    if not metrics:
-        fail(f"{out}/trajectories.jsonl holds no memory-run tasks")
-    show_metrics(metrics)
+    show_metrics(write_report(out))
 
 
 def show_metrics(metrics: dict) -> None:
-    table = Table("method", "tasks", "success", "mean steps", "judge agreement", "stored (items)", "skipped", "used memory")
-    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"
+    from experio.runs import pct
+
+    t = table("method", "tasks", "success", "mean steps", "judge agreement", "stored (items)", "skipped", "used memory")
     for m, x in metrics.items():
-        table.add_row(m, str(x["tasks"]), pct(x["success_rate"]), f"{x['mean_steps']:.1f}", pct(x["judge_agreement"]),
-                      f"{x['experiences_stored']} ({x['items_stored']})", str(x["extractions_skipped"]),
-                      f"{x['tasks_using_memory']}/{x['tasks_with_memory']}")
-    console.print(table)
+        t.add_row(m, str(x["tasks"]), pct(x["success_rate"]), f"{x['mean_steps']:.1f}", pct(x["judge_agreement"]),
+                  f"{x['experiences_stored']} ({x['items_stored']})", str(x["extractions_skipped"]),
+                  f"{x['tasks_using_memory']}/{x['tasks_with_memory']}")
+    console.print(t)

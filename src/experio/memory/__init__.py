@@ -24,14 +24,19 @@ Synapse-style trajectories, AWM-style workflows) and MaTTS (`matts`) over a task
 
     >>> run_memory(llm, "textworld", tasks, "reasoningbank", "runs/rb", matts="parallel:3")  # doctest: +SKIP
 
-Modules: `store` (MemoryBank), `records` (Experience, MemoryItem, Retrieved), `parse`
-(parse_memory_items, parse_judgement, parse_selection), `prompts` (templates), `extract`
-(trajectory_to_text, judge, extract_items, extract_contrast, select_best, refine_prompt),
-`baselines` (trajectory_item, induce_workflow), `loop` (MemoryLoop, MemorySettings), `matts`
-(solve_parallel, solve_sequential), `runner` (run_memory), `report` (write_report).
+Modules: `store` (MemoryBank) over `storage` (the SQLite file, its checks and rows), `index`
+(exact in-memory top-k) and `transfer` (export / import JSONL); `records` (Experience,
+MemoryItem, Retrieved), `parse` (parse_memory_items, parse_judgement, parse_selection),
+`prompts` (templates), `extract` (trajectory_to_text, judge, extract_items, extract_contrast,
+select_best, refine_prompt), `baselines` (trajectory_item, induce_workflow), `loop`
+(MemoryLoop, MemorySettings), `matts` (solve_parallel, solve_sequential), `details` (what a
+run records per line: MemoryDetails), `runner` (run_memory), `report` (write_report).
+Errors: see `experio.memory.errors` (one tree under MemoryLayerError).
 """
 
-from .errors import MemoryBankError, MemoryParseError
+from .errors import (ExportLineError, MemoryBankError, MemoryInputError, MemoryLayerError, MemoryParseError,
+                     MemoryRecordError, MemoryResumeRequired, MemoryRunError, MemorySettingsError,
+                     UnknownExperienceError)
 from .extract import (
     EXTRACT_TEMPERATURE,
     JUDGE_TEMPERATURE,
@@ -53,7 +58,11 @@ from .extract import (
 from .parse import (Judgement, Selection, format_memory_items, parse_judgement, parse_memory_items,
                     parse_memory_items_lenient, parse_selection)
 from .records import STATUSES, Experience, MemoryItem, Retrieved
-from .store import APPLICATION_ID, DEFAULT_DIM, SCHEMA_VERSION, ImportSummary, MemoryBank
+from .storage import APPLICATION_ID, DEFAULT_DIM, SCHEMA_VERSION
+from .store import MemoryBank
+from .transfer import ImportSummary, experience_from_json, experience_to_json
+from .details import (ExtractionRecord, MemoryDetails, MemoryRecord, SelectionRecord, TaskSummary,
+                      read_memory_records)
 from .baselines import induce_workflow, parse_workflow, trajectory_item, workflow_prompt
 from .loop import (
     DEFAULT_TOP_K,
@@ -70,18 +79,23 @@ from .loop import (
 )
 from .matts import reexamine, solve_parallel, solve_sequential
 from .report import compute_metrics, task_rows, write_report
-from .runner import MemoryRunError, RunSummary, TaskDone, bank_path, recorded, run_memory
+from .runner import RunSummary, TaskDone, bank_path, recorded, run_memory
 
 __all__ = [
     "APPLICATION_ID", "DEFAULT_DIM", "EXTRACT_TEMPERATURE", "JUDGE_TEMPERATURE", "MAX_CONTRAST_ITEMS",
     "MAX_ITEMS", "SCHEMA_VERSION", "STATUSES",
-    "Experience", "ExtractionResult", "ImportSummary", "Judgement", "MemoryBank", "MemoryBankError",
-    "MemoryItem", "MemoryParseError", "Retrieved", "Selection",
+    "Experience", "ExtractionResult", "ImportSummary", "Judgement", "MemoryBank", "MemoryItem", "Retrieved",
+    "Selection", "experience_from_json", "experience_to_json",
+    # errors (experio.memory.errors)
+    "ExportLineError", "MemoryBankError", "MemoryInputError", "MemoryLayerError", "MemoryParseError",
+    "MemoryRecordError", "MemoryResumeRequired", "MemoryRunError", "MemorySettingsError", "UnknownExperienceError",
+    # what a run records
+    "ExtractionRecord", "MemoryDetails", "MemoryRecord", "SelectionRecord", "TaskSummary", "read_memory_records",
     "clip", "contrast_prompt", "extract_contrast", "extract_items", "extraction_prompt", "format_memory_items",
     "judge", "judge_prompt", "parse_judgement", "parse_memory_items", "parse_memory_items_lenient", "parse_selection", "refine_prompt",
     "select_best", "select_prompt", "trajectory_to_text",
     # the loop, baselines, MaTTS and runs
-    "DEFAULT_TOP_K", "JUDGES", "MATTS_MODES", "METHODS", "MemoryLoop", "MemoryRunError", "MemorySettings",
+    "DEFAULT_TOP_K", "JUDGES", "MATTS_MODES", "METHODS", "MemoryLoop", "MemorySettings",
     "Rollout", "RunSummary", "TaskDone", "TaskOutcome", "Verdict", "bank_path", "compute_metrics",
     "induce_workflow", "items_used", "parse_matts", "parse_workflow", "recorded", "reexamine", "run_memory",
     "solve_parallel", "solve_sequential", "task_rows", "trajectory_item", "workflow_prompt", "write_report",

@@ -24,7 +24,7 @@ import re
 from experio.llm import LLM
 
 from . import prompts
-from .errors import MemoryParseError
+from .errors import MemoryInputError, MemoryParseError
 from .extract import EXTRACT_RETRIES, EXTRACT_TEMPERATURE, ExtractionResult, first_problems
 from .records import MemoryItem
 
@@ -39,7 +39,7 @@ WORKFLOW_STEP_CHARS = (5, 300)
 def trajectory_item(query: str, trajectory_text: str) -> MemoryItem:
     """Synapse-style memory: the whole trajectory text as one item (title "Solved task")."""
     if not trajectory_text.strip():
-        raise ValueError("an empty trajectory text cannot be stored as an exemplar")
+        raise MemoryInputError("an empty trajectory text cannot be stored as an exemplar")
     description = " ".join(query.split())[:300] or "(no task text)"
     if len(description) < 10:
         description = f"Task: {description}"

@@ -39,7 +39,7 @@ from experio.envs import format_call
 from experio.llm import LLM, SchemaMismatchError
 
 from . import prompts
-from .errors import MemoryParseError
+from .errors import MemoryInputError, MemoryParseError
 from .parse import Judgement, Selection, parse_judgement, parse_memory_items_lenient, parse_selection
 from .records import MemoryItem
 
@@ -153,7 +153,8 @@ def judge(llm: LLM, task: str, trajectory_text: str, *, max_tokens: int = 120, s
     """LLM-as-judge: success or failure of a trajectory, with a short rationale (temperature 0).
 
     Free text first ("<rationale>\\nStatus: success"); if no status can be read, once more
-    under a JSON schema {rationale, status}. Raises MemoryParseError when neither parses.
+    under a JSON schema {rationale, status}, whose answer then gives both status and rationale.
+    Raises MemoryParseError when neither parses.
     """
     prompt = judge_prompt(task, trajectory_text)
     [c] = llm.generate(prompt, max_tokens=max_tokens, temperature=JUDGE_TEMPERATURE, seed=seed,
@@ -168,7 +169,9 @@ def judge(llm: LLM, task: str, trajectory_text: str, *, max_tokens: int = 120, s
         except SchemaMismatchError as e:
             raise MemoryParseError([*first.problems, f"the JSON retry did not match its schema ({e})"], c.text) from None
         judgement = parse_judgement(c2.text)
-        return Judgement(judgement.status, judgement.rationale or c.text.strip(), c.text + "\n" + c2.text)
+        # The status and its rationale come from this one answer: the first answer, which gave no
+        # status, is kept in `raw` only (used as the rationale it could contradict the status).
+        return Judgement(judgement.status, judgement.rationale, c.text + "\n" + c2.text)
 
 
 # ---------------------------------------------------------------------- extraction
@@ -326,9 +329,9 @@ def extract_contrast(llm: LLM, task: str, trajectory_texts: Sequence[str], statu
     `statuses` are the judge's verdicts per attempt (shown to the model when given).
     """
     if len(trajectory_texts) < 1:
-        raise ValueError("extract_contrast needs at least one trajectory")
+        raise MemoryInputError("extract_contrast needs at least one trajectory")
     if statuses is not None and len(statuses) != len(trajectory_texts):
-        raise ValueError(f"{len(statuses)} statuses for {len(trajectory_texts)} trajectories")
+        raise MemoryInputError(f"{len(statuses)} statuses for {len(trajectory_texts)} trajectories")
     prompt = contrast_prompt(task, trajectory_texts, statuses, max_items=max_items)
     if structured:
         prompt = prompt.rstrip("\n") + " " + prompts.ITEMS_SCHEMA_SUFFIX
@@ -348,7 +351,7 @@ def select_best(llm: LLM, task: str, trajectory_texts: Sequence[str], *, max_tok
     """
     n = len(trajectory_texts)
     if n == 0:
-        raise ValueError("select_best needs at least one trajectory")
+        raise MemoryInputError("select_best needs at least one trajectory")
     if n == 1:
         return Selection(0, "only one attempt", "")
     prompt = select_prompt(task, trajectory_texts)

@@ -22,7 +22,6 @@ MaTTS (`matts="parallel"|"sequential"`, `matts_k`) is in `matts.py`.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from dataclasses import dataclass, field, replace
@@ -32,11 +31,13 @@ import numpy as np
 
 from experio.agent import AgentConfig, EpisodeResult, make_context, run_episode
 from experio.envs import Environment, Task
+from experio.errors import unknown_name
 from experio.llm import LLM
 
 from . import matts, prompts
 from .baselines import induce_workflow, trajectory_item
-from .errors import MemoryParseError
+from .details import Verdict
+from .errors import MemoryInputError, MemoryParseError, MemorySettingsError
 from .extract import ExtractionResult, extract_items, judge, trajectory_to_text
 from .parse import Selection, format_memory_items
 from .records import Experience, MemoryItem, Retrieved
@@ -69,17 +70,16 @@ class MemorySettings:
     agent: AgentConfig = field(default_factory=AgentConfig)
 
     def __post_init__(self) -> None:
-        if self.memory not in METHODS:
-            raise ValueError(f"unknown memory {self.memory!r}; choose one of {', '.join(METHODS)}")
+        for what, value, valid in (("memory", self.memory, METHODS), ("judge", self.judge, JUDGES)):
+            if value not in valid:
+                raise MemorySettingsError(str(unknown_name(what, value, valid)))
         if self.matts is not None and self.matts not in MATTS_MODES:
-            raise ValueError(f"unknown MaTTS mode {self.matts!r}; choose parallel or sequential")
+            raise MemorySettingsError(str(unknown_name("MaTTS mode", self.matts, MATTS_MODES)))
         if self.matts is not None and self.matts_k < 2:
-            raise ValueError(f"MaTTS needs k >= 2 rollouts or passes, got {self.matts_k}")
-        if self.judge not in JUDGES:
-            raise ValueError(f"unknown judge {self.judge!r}; choose llm or env")
+            raise MemorySettingsError(f"MaTTS needs k >= 2 rollouts or passes, got {self.matts_k}")
         if self.top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
-        make_context(self.context)  # raises on an unknown name
+            raise MemorySettingsError(f"--k (experiences retrieved per task) must be at least 1, got {self.top_k}")
+        make_context(self.context)  # an unknown name is an UnknownContextError (a UsageError)
 
     @property
     def name(self) -> str:
@@ -108,23 +108,8 @@ def parse_matts(spec: str | None) -> tuple[str | None, int]:
         return None, 1
     mode, sep, k = spec.partition(":")
     if mode not in MATTS_MODES or not sep or not k.isdigit() or int(k) < 2:
-        raise ValueError(f"--matts expects parallel:K or sequential:K with K >= 2, got {spec!r}")
+        raise MemorySettingsError(f"--matts expects parallel:K or sequential:K with K >= 2, got {spec!r}")
     return mode, int(k)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A task's judged status. `source`: "llm", "env" (the ablation) or "env-fallback" (judge unreadable)."""
-
-    status: str
-    rationale: str
-    source: str
-    raw: str = ""
-    error: str | None = None
-
-    @property
-    def success(self) -> bool:
-        return self.status == "success"
 
 
 @dataclass
@@ -170,11 +155,6 @@ class TaskOutcome:
         return verdict
 
     @property
-    def used_item_ids(self) -> list[int]:
-        return [self.injected[p - 1].id for p in self.rollouts[self.chosen].used
-                if self.injected[p - 1].id is not None]  # type: ignore[misc]
-
-    @property
     def stores(self) -> bool:
         return bool(self.items)
 
@@ -189,10 +169,10 @@ class MemoryLoop:
     def __init__(self, llm: LLM, bank: MemoryBank | None, embedder: Any, settings: MemorySettings,
                  envs: Sequence[Environment]) -> None:
         if bank is None and settings.memory != "none":
-            raise ValueError(f"memory {settings.memory!r} needs a MemoryBank")
+            raise MemoryInputError(f"memory {settings.memory!r} needs a MemoryBank")
         need = settings.matts_k if settings.matts == "parallel" else 1
         if len(envs) < need:
-            raise ValueError(f"{settings.name} needs {need} environment instances (one per rollout), got {len(envs)}")
+            raise MemoryInputError(f"{settings.name} needs {need} environment instances (one per rollout), got {len(envs)}")
         self.llm, self.bank, self.embedder, self.settings, self.envs = llm, bank, embedder, settings, list(envs)
         self._lock = threading.Lock()
 
@@ -332,7 +312,7 @@ class _Guide:
             return self.text
 
     def query_for(self, result: EpisodeResult) -> str:
-        return self.query or (result.trajectory.details.get("goal", "") if result.trajectory else "") or result.task_id
+        return self.query or (result.details.goal if result.details else "") or result.task_id
 
 
 # ---------------------------------------------------------------------- which items were used
@@ -367,8 +347,3 @@ def items_used(texts: Sequence[str], items: Sequence[MemoryItem]) -> list[int]:
             if titled or (refs and _USE.search(clause)):
                 used.update(n for n in refs + titled if 1 <= n <= len(items))
     return sorted(used)
-
-
-def items_json(items: Sequence[MemoryItem]) -> str:
-    return json.dumps([{"title": i.title, "description": i.description, "content": i.content} for i in items],
-                      ensure_ascii=False)

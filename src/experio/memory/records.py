@@ -13,7 +13,7 @@ Its memory items are the distilled strategies injected into later prompts.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -40,9 +40,6 @@ class MemoryItem:
         return {"id": self.id, "title": self.title, "description": self.description,
                 "content": self.content, "created": self.created}
 
-    def same_text(self, other: "MemoryItem") -> bool:
-        return (self.title, self.description, self.content) == (other.title, other.description, other.content)
-
 
 @dataclass(frozen=True, eq=False)
 class Experience:
@@ -67,9 +64,6 @@ class Experience:
     @property
     def success(self) -> bool:
         return self.status == "success"
-
-    def with_id(self, id: int, created: float) -> "Experience":
-        return replace(self, id=id, created=created)
 
     def key(self) -> tuple:
         """Everything but the embedding, for comparisons."""
