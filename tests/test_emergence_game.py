@@ -268,7 +268,7 @@ def test_cli_game_runs_and_reports(tmp_path, monkeypatch):
     assert (out / "report.md").exists() and len(list((out / "persona").glob("group_*.csv"))) == 2
     assert "plain: 0/2 groups won" in result.output
     again = CliRunner().invoke(app, args)
-    assert again.exit_code == 2 and "--resume" in again.output
+    assert again.exit_code == 1 and "--resume" in again.output  # ResumeRequired: a run-folder error, not a usage error
     resumed = CliRunner().invoke(app, args + ["--resume", "--groups", "3"])
     assert resumed.exit_code == 0 and "played 2 group(s); 6 finished" in resumed.output
     bad = CliRunner().invoke(app, ["emergence", "game", "--condition", "chaos", "--out", str(out)])
@@ -291,3 +291,44 @@ def test_embedded_model_plays_a_small_group(tmp_path, embedded_llm):
     assert g.agents == ["agent_1", "agent_2", "agent_3"] and g.values.tolist() == rec.guesses
     trajs = list(read_trajectories(out / "trajectories.jsonl"))
     assert len(trajs) == 3 and all(t.details["target"] == rec.target for t in trajs)
+
+
+# ----------------------------------------------------------------------------------------
+# the run folder: its kind, its records as valid ADP
+
+
+def test_game_trajectories_validate_with_no_flags(tmp_path):
+    from experio.adp import validate_path
+
+    out = tmp_path / "g"
+    play_groups(constant(" 10"), out, groups=1, conditions=("plain",), config=GameConfig(n_agents=2, rounds=2))
+    report = validate_path(out / "trajectories.jsonl")
+    assert report.ok and report.warnings == 0, str(report)
+    assert json.loads((out / "config.json").read_text())["kind"] == "emergence game"
+
+
+def test_folders_of_other_commands_are_refused_and_left_untouched(tmp_path):
+    from experio.cli import app
+    from experio.emergence import analyze_groups
+    from experio.errors import RunFolderError
+
+    agent = tmp_path / "agent"
+    agent.mkdir()
+    (agent / "config.json").write_text('{"kind": "agent"}')
+    (agent / "report.md").write_text("the agent's report")
+    with pytest.raises(RunFolderError, match="run folder of `experio agent`"):
+        play_groups(constant(" 10"), agent, groups=1, conditions=("plain",), config=GameConfig(n_agents=2, rounds=2))
+    with pytest.raises(RunFolderError, match="run folder of `experio agent`"):
+        report_game(agent)
+    game = tmp_path / "g"
+    play_groups(constant(" 10"), game, groups=2, conditions=("plain",), config=GameConfig(n_agents=2, rounds=4))
+    result = CliRunner().invoke(app, ["emergence", "analyze", str(game / "plain"), "--shuffles", "3", "--out", str(agent)])
+    assert result.exit_code == 1 and "run folder of `experio agent`" in result.output
+    report = analyze_groups(sorted((game / "plain").glob("*.csv")), shuffles=3)
+    with pytest.raises(RunFolderError):
+        report.write(agent)
+    assert (agent / "report.md").read_text() == "the agent's report"
+    assert sorted(p.name for p in agent.iterdir()) == ["config.json", "report.md"]
+    missing = CliRunner().invoke(app, ["emergence", "game", "--condition", "chaos", "--out", str(tmp_path / "new")])
+    assert missing.exit_code == 2 and "choose one of: persona, plain, tom" in missing.output
+    assert not (tmp_path / "new").exists()

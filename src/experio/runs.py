@@ -204,7 +204,7 @@ class RunFolder:
         owner = self.owner()
         if owner is not None and owner != self.kind:
             raise RunFolderError(f"{self.path} is a run folder of `experio {owner}`, not of `experio {self.kind}`; "
-                                 f"use `experio {owner} report {self.path}`, or another --out")
+                                 f"read it with `experio {owner}` commands, or choose another --out")
 
     def open(self, *, resume: bool, finished: int, what: str = "episode(s)") -> None:
         """Create and claim the folder; refuse when it holds `finished` work and not `resume`."""

@@ -14,10 +14,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from experio.emergence import MEASURES, EmergenceError, analyze_groups
-from experio.llm import LLMError
+from experio.emergence import (CONDITIONS, MEASURES, GameConfig, analyze_groups, check_conditions, check_report_folder, play_groups,
+                               report_game, success_table)
 
-from .common import make_app, BaseUrlOption, LLMOption, ModelOption, open_llm
+from .common import ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, make_app, open_llm
 
 app = make_app(help="Information-theoretic emergence measures (Psi, PID synergy, I3) for multi-agent logs.")
 console = Console(stderr=True)
@@ -62,16 +62,13 @@ def analyze(
             inputs.setdefault(f.parent.name or "all", []).append(f)
     if not inputs:
         raise typer.BadParameter("give at least one CSV (argument) or --condition NAME=GLOB.")
-    try:
-        with Progress(TextColumn("[bold]emergence"), BarColumn(), TextColumn("{task.completed}/{task.total} surrogate groups"),
-                      TimeElapsedColumn(), TimeRemainingColumn(), console=console) as bar:
-            task = bar.add_task("analyze", total=None)
-            report = analyze_groups(inputs, bins=bins, shuffles=shuffles, seed=seed, measure=measure, estimator=estimator,
-                                    lag=lag, alpha=alpha, progress=lambda d, t: bar.update(task, completed=d, total=t))
-        paths = report.write(out)
-    except EmergenceError as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(code=2) from None
+    check_report_folder(out)  # before the work: nothing of another command's folder is overwritten
+    with Progress(TextColumn("[bold]emergence"), BarColumn(), TextColumn("{task.completed}/{task.total} surrogate groups"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task("analyze", total=None)
+        report = analyze_groups(inputs, bins=bins, shuffles=shuffles, seed=seed, measure=measure, estimator=estimator,
+                                lag=lag, alpha=alpha, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    paths = report.write(out)
     for w in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")
     for c, s in report.conditions.items():
@@ -100,48 +97,18 @@ def game(
     llm: Optional[str] = LLMOption,
     model: Optional[str] = ModelOption,
     base_url: Optional[str] = BaseUrlOption,
+    api_key: Optional[str] = ApiKeyOption,
 ) -> None:
     """Play the group guessing game (Riedl 2025) with any LLM, then analyse it: success per condition and every measure."""
-    from experio.emergence.game import CONDITIONS, GameConfig, play_groups, read_records
-    from experio.emergence.game_report import report_game, success_table
-
-    conditions = condition or list(CONDITIONS)
-    try:
-        config = GameConfig(n_agents=agents, rounds=rounds, temperature=temperature, prompt_style=prompt_style,
-                            constrain=constrain, reasoning_tokens=reasoning_tokens, seed_calls=seed_calls)
-        bad = [c for c in conditions if c not in CONDITIONS]
-        if bad:
-            raise EmergenceError(f"unknown condition(s) {', '.join(bad)}; choose from {', '.join(CONDITIONS)}.")
-    except EmergenceError as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(code=2) from None
-    lm = open_llm(llm, model, base_url)
-    wins = {c: [0, 0] for c in conditions}
-    try:
-        with Progress(TextColumn("[bold]game"), BarColumn(), TextColumn("{task.completed}/{task.total} groups"),
-                      TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console) as bar:
-            task = bar.add_task("", total=None)
-
-            def on_group(rec) -> None:
-                wins[rec.condition][0] += rec.success
-                wins[rec.condition][1] += 1
-                bar.update(task, advance=1, description="  ".join(f"{c} {w}/{n} won" for c, (w, n) in wins.items()))
-
-            finished = {(r.condition, r.group) for r in read_records(out)} if resume else set()
-            todo = sum((c, f"group_{g:03d}") not in finished for c in conditions for g in range(groups))
-            bar.update(task, total=todo)
-            run = play_groups(lm, out, groups=groups, conditions=conditions, config=config, seed=seed,
-                              workers=workers, resume=resume, on_group=on_group)
-        console.print(f"played {run.played_now} group(s); {len(run.records)} finished in {out}")
-        with console.status("Analysing..."):
-            paths = report_game(out, shuffles=shuffles, measure=measure, seed=seed)
-    except EmergenceError as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(code=2) from None
-    except LLMError as e:
-        console.print(f"[red]error:[/red] the language model failed: {e}")
-        console.print(f"finished groups are kept; rerun with --resume to continue {out}")
-        raise typer.Exit(code=1) from None
+    config = GameConfig(n_agents=agents, rounds=rounds, temperature=temperature, prompt_style=prompt_style,
+                        constrain=constrain, reasoning_tokens=reasoning_tokens, seed_calls=seed_calls)
+    conditions = check_conditions(condition or CONDITIONS)  # before the model loads
+    lm = open_llm(llm, model, base_url, api_key)
+    run = play_groups(lm, out, groups=groups, conditions=conditions, config=config, seed=seed,
+                      workers=workers, resume=resume, progress=True)
+    console.print(f"played {run.played_now} group(s); {len(run.records)} finished in {out}")
+    with console.status("Analysing..."):
+        paths = report_game(out, shuffles=shuffles, measure=measure, seed=seed)
     for t in success_table(run.records, agents):
         console.print(f"{t['condition']}: {t['wins']}/{t['groups']} groups won ({t['success_rate']:.0%}), "
                       f"{t['retried']} retried / {t['clamped']} clamped / {t['invalid']} invalid answers of {t['answers']}")

@@ -14,7 +14,8 @@ Language Models"). See docs/emergence.md.
 
 The group guessing game that produces such logs with any `experio.llm` backend lives in
 `experio.emergence.game` (`play_groups`, `GameConfig`) and `experio.emergence.game_report`
-(`report_game`); they are loaded on first use, so the measures alone do not import the LLM layer.
+(`report_game`, `success_table`); import them from `experio.emergence`, which loads them on first
+use, so the measures alone do not import the LLM layer.
 """
 
 from importlib import import_module
@@ -26,6 +27,7 @@ from .analyze import (
     GroupResult,
     Report,
     analyze_groups,
+    check_report_folder,
     read_group_csv,
 )
 from .dynamics import (
@@ -48,7 +50,7 @@ from .pid import ATOMS, MEASURES, pid, pid_distribution
 _LAZY = {
     "CONDITIONS": "game", "GameConfig": "game", "GameRun": "game", "GroupRecord": "game",
     "play_group": "game", "play_groups": "game", "parse_final_guess": "game", "read_records": "game",
-    "report_game": "game_report", "Persona": "personas", "assign_personas": "personas",
+    "run_folder": "game", "check_conditions": "game", "report_game": "game_report", "success_table": "game_report", "Persona": "personas", "assign_personas": "personas",
 }
 
 
@@ -71,6 +73,7 @@ __all__ = [
     "GroupResult",
     "Report",
     "analyze_groups",
+    "check_report_folder",
     "conditional_mutual_information",
     "emergence_criteria",
     "emergence_criteria_series",

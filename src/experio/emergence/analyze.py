@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experio.runs import write_text
+from experio.runs import RunFolder, write_json, write_text
 
 from .dynamics import batch_criteria, batch_pair_pid, batch_triples, p_value, row_shuffle, time_shift
 from .errors import CSVFormatError, EmergenceInputError
@@ -56,6 +56,7 @@ MEASURE_KEYS: tuple[str, ...] = (
 NULLS: tuple[str, ...] = ("row", "shift")
 DEFAULT_BINS = 2  # median split: with <= 20 rounds per group, more bins leave most cells empty
 DEFAULT_SHUFFLES = 200  # Riedl 2025: 200 shuffles
+ANALYZE_KIND = "emergence analyze"  # the owner recorded in the config.json of an analysis folder
 
 
 # ----------------------------------------------------------------------------------------
@@ -243,12 +244,17 @@ class Report:
         return "\n".join(lines)
 
     def write(self, out: str | os.PathLike) -> dict[str, Path]:
-        """Write report.md, metrics.json, config.json and PNG plots into `out` (atomically)."""
-        out = Path(out)
+        """Write report.md, metrics.json, config.json and PNG plots into `out` (atomically).
+
+        Raises RunFolderError, writing nothing, when `out` is another command's run folder.
+        """
+        run = RunFolder(out, ANALYZE_KIND)
+        run.check_kind()
+        out = run.path
         out.mkdir(parents=True, exist_ok=True)
         paths = {
-            "config": write_text(out / "config.json", json.dumps(self.config, indent=2)),
-            "metrics": write_text(out / "metrics.json", json.dumps(_jsonable(self.to_dict()), indent=2)),
+            "config": write_json(run.config_path, {"kind": ANALYZE_KIND, **self.config}),
+            "metrics": write_text(out / "metrics.json", json.dumps(jsonable(self.to_dict()), indent=2)),
         }
         from .plots import plot_measures, plot_nulls  # matplotlib only when writing plots
 
@@ -258,11 +264,17 @@ class Report:
         return paths
 
 
-def _jsonable(x):
+def check_report_folder(out: str | os.PathLike) -> None:
+    """Raise RunFolderError when `out` is a run folder of another command (`Report.write` would refuse it)."""
+    RunFolder(out, ANALYZE_KIND).check_kind()
+
+
+def jsonable(x):
+    """`x` with numpy scalars and arrays as plain Python values (NaN as None), ready for JSON."""
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
     if isinstance(x, (np.floating, float)):
         return None if not math.isfinite(float(x)) else float(x)
     if isinstance(x, np.integer):
@@ -327,6 +339,27 @@ def analyze_groups(
         if len(g.values) < lag + 2:
             raise CSVFormatError(g.path, None, f"only {len(g.values)} round(s)", f"Need at least {lag + 2} rounds for lag {lag}.")
     rng = np.random.default_rng(seed)
+    obs, null_vals = _observed_and_nulls(groups, rng, bins, shuffles, lag, measure, estimator, progress, chunk)
+    results = _group_results(groups, obs, null_vals, alpha)
+    conditions, nulls, warnings = _summarize_conditions(groups, results, null_vals, alpha)
+    if measure in ("imin", "mmi") and any(s.n_copy_trap for s in conditions.values()):
+        warnings.append(
+            f"Measure '{measure}' counts self-persistence as synergy (COPY gate: 1 bit); rerun with "
+            f"--measure broja or --measure ccs, which give it 0."
+        )
+    config = {"bins": bins, "shuffles": shuffles, "seed": seed, "measure": measure, "estimator": estimator,
+              "lag": lag, "alpha": alpha, "files": [g.path for g in groups],
+              "conditions": {c: [g.path for g in groups if g.condition == c] for c in conditions}}
+    return Report(config, results, conditions, nulls, warnings)
+
+
+def _observed_and_nulls(groups: list[GroupData], rng: np.random.Generator, bins: int, shuffles: int, lag: int,
+                        measure: str, estimator: str, progress: Callable[[int, int], None] | None, chunk: int,
+                        ) -> tuple[dict[int, dict[str, float]], dict[int, dict[str, dict[str, np.ndarray]]]]:
+    """Every measure of each group (by index) and of its row-shuffle and time-shift surrogates.
+
+    Groups of the same size are batched; surrogates are computed in chunks of about `chunk`.
+    """
     by_n: dict[int, list[int]] = {}
     for i, g in enumerate(groups):
         by_n.setdefault(g.values.shape[1], []).append(i)
@@ -357,6 +390,12 @@ def analyze_groups(
             for r, i in enumerate(ix):
                 obs.setdefault(i, {})[m] = float(allv[0, r])
                 null_vals.setdefault(i, {})[m] = {"row": allv[1 : 1 + shuffles, r], "shift": allv[1 + shuffles :, r]}
+    return obs, null_vals
+
+
+def _group_results(groups: list[GroupData], obs: dict[int, dict[str, float]],
+                   null_vals: dict[int, dict[str, dict[str, np.ndarray]]], alpha: float) -> list[GroupResult]:
+    """Per group: p-values against each null, null means, and the COPY-trap flag."""
     results = []
     for i, g in enumerate(groups):
         pv = {m: {nl: float(p_value(np.array(obs[i][m]), null_vals[i][m][nl])) for nl in NULLS} for m in MEASURE_KEYS}
@@ -368,6 +407,13 @@ def analyze_groups(
         obs[i]["persistence_share"] = float(share)
         trap = pv["capacity"]["row"] < alpha <= pv["capacity"]["shift"] and share >= 0.5
         results.append(GroupResult(g.path, g.condition, g.values.shape[1], len(g.values), obs[i], pv, nm, bool(trap)))
+    return results
+
+
+def _summarize_conditions(groups: list[GroupData], results: list[GroupResult],
+                          null_vals: dict[int, dict[str, dict[str, np.ndarray]]], alpha: float,
+                          ) -> tuple[dict[str, ConditionSummary], dict[str, dict[str, dict[str, list[float]]]], list[str]]:
+    """Per condition: the summary, the pooled nulls of capacity and psi, and the warnings."""
     conditions: dict[str, ConditionSummary] = {}
     nulls: dict[str, dict[str, dict[str, list[float]]]] = {}
     warnings: list[str] = []
@@ -401,12 +447,4 @@ def analyze_groups(
         )
         nulls[c] = {m: {nl: np.concatenate([null_vals[i][m][nl] for i in idx]).tolist() for nl in NULLS}
                     for m in ("capacity", "psi")}
-    if measure in ("imin", "mmi") and any(s.n_copy_trap for s in conditions.values()):
-        warnings.append(
-            f"Measure '{measure}' counts self-persistence as synergy (COPY gate: 1 bit); rerun with "
-            f"--measure broja or --measure ccs, which give it 0."
-        )
-    config = {"bins": bins, "shuffles": shuffles, "seed": seed, "measure": measure, "estimator": estimator,
-              "lag": lag, "alpha": alpha, "files": [g.path for g in groups],
-              "conditions": {c: [g.path for g in groups if g.condition == c] for c in conditions}}
-    return Report(config, results, conditions, nulls, warnings)
+    return conditions, nulls, warnings

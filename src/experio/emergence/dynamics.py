@@ -35,7 +35,7 @@ import numpy as np
 
 from .errors import EmergenceInputError
 from .info import (
-    _check_weights,
+    check_weights,
     as_samples,
     batch_counts,
     check_estimator,
@@ -235,7 +235,7 @@ def emergence_criteria(
         )
     if len(xn) < 2:
         raise EmergenceInputError("need at least 2 samples.")
-    w = _check_weights(weights, (len(xn),), estimator)
+    w = check_weights(weights, (len(xn),), estimator)
     w = np.ones(len(xn)) if w is None else w
     xc, k = encode(np.concatenate([xn, xf]))
     vc, kv = encode(np.concatenate([vn, vf]))

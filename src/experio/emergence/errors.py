@@ -1,9 +1,10 @@
 """Exceptions raised by `experio.emergence`.
 
     ExperioError (experio.errors)
-     └── EmergenceError               (also a ValueError)
-          ├── EmergenceInputError
-          └── CSVFormatError
+     └── UsageError (experio.errors; a ValueError: the CLI exits 2)
+          └── EmergenceError          bad input of the measures or the game
+               ├── EmergenceInputError
+               └── CSVFormatError
 
 Every error says what was wrong, where, and what to do about it, e.g.::
 
@@ -15,11 +16,11 @@ Every error says what was wrong, where, and what to do about it, e.g.::
 
 from __future__ import annotations
 
-from experio.errors import ExperioError
+from experio.errors import UsageError
 
 
-class EmergenceError(ExperioError, ValueError):
-    """Base class of all errors of experio.emergence (a ValueError, so callers may catch either)."""
+class EmergenceError(UsageError):
+    """Base class of all errors of experio.emergence: each is bad input (a ValueError, so callers may catch either)."""
 
 
 class EmergenceInputError(EmergenceError):

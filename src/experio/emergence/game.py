@@ -8,7 +8,7 @@ are the paper's (10 agents, 20 rounds, temperature 1.0). Conditions: ``plain``, 
 instruction: think about what the others might guess and complement them)::
 
     from experio.llm import load_llm
-    from experio.emergence.game import GameConfig, play_groups, report_game
+    from experio.emergence import GameConfig, play_groups, report_game
 
     llm = load_llm()                                             # the embedded Gemma 3 270M
     run = play_groups(llm, "runs/game", groups=10, conditions=("plain", "persona", "tom"),
@@ -60,7 +60,8 @@ import numpy as np
 from experio.adp import MessageAction, TextObservation, Trajectory, TrajectoryWriter
 from experio.llm import LLM, NotSupportedError, SchemaMismatchError
 
-from experio.runs import write_text
+from experio.errors import positive, unknown_name
+from experio.runs import RunFolder, progress as progress_bar, read_records as read_records_file, write_text
 
 from .errors import EmergenceInputError
 from .personas import Persona, assign_personas
@@ -439,6 +440,7 @@ def play_group(llm: LLM, *, condition: str, group: int, config: GameConfig = Gam
             schema_version="1.2.0",
             id=f"{condition}/{gid}/{a.label}",
             content=items[a.index - 1],
+            available_apis=[],  # agents only talk: no tool calls for `adp validate` to check
             details={"game": "group_guessing", "group": gid, "condition": condition, "agent": a.label,
                      "target": target, "success": success, "rounds_played": len(rows),
                      "n_agents": config.n_agents, "persona": a.persona.to_dict() if a.persona else None,
@@ -475,23 +477,34 @@ def group_csv_path(out: str | os.PathLike, condition: str, group: int | str) -> 
     return Path(out) / condition / f"{name}.csv"
 
 
+GAME_KIND = "emergence game"  # the owner recorded in a game folder's config.json
+GROUPS = "groups.jsonl"  # the records file of a game folder: one line per finished group
+
+
+def run_folder(out: str | os.PathLike) -> RunFolder:
+    """The run folder of a game (its records file is ``groups.jsonl``)."""
+    return RunFolder(out, GAME_KIND, records=GROUPS)
+
+
 def read_records(out: str | os.PathLike) -> list[GroupRecord]:
     """The finished groups listed in ``out/groups.jsonl`` (a cut-off last line is ignored)."""
-    path = Path(out) / "groups.jsonl"
-    if not path.exists():
-        return []
+    path = Path(out) / GROUPS
     records = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for n, d in enumerate(read_records_file(path), start=1):
         try:
-            records.append(GroupRecord(**json.loads(line)))
-        except (json.JSONDecodeError, TypeError) as e:
-            if n == len(lines):  # the remains of a write cut off by a kill
-                break
-            raise EmergenceInputError(f"{path}:{n}: not a group record ({e}); the file is damaged.") from None
+            records.append(GroupRecord(**d))
+        except TypeError as e:
+            raise EmergenceInputError(f"{path}: record {n} is not a group record ({e}); the file is damaged.") from None
     return records
+
+
+def check_conditions(conditions: Iterable[str]) -> list[str]:
+    """`conditions` without repeats; a UsageError naming the valid ones for an unknown or empty list."""
+    conditions = list(dict.fromkeys(conditions))
+    bad = [c for c in conditions if c not in CONDITIONS]
+    if bad or not conditions:
+        raise unknown_name("condition", ", ".join(bad) or "(none)", CONDITIONS)
+    return conditions
 
 
 def play_groups(
@@ -505,6 +518,7 @@ def play_groups(
     workers: int = 4,
     resume: bool = False,
     on_group: Callable[[GroupRecord], None] | None = None,
+    progress: bool = False,
 ) -> GameRun:
     """Play `groups` groups per condition in parallel threads and record them in the run folder `out`.
 
@@ -512,43 +526,35 @@ def play_groups(
     ``trajectories.jsonl``, its CSV is written atomically, then a line is appended to
     ``groups.jsonl``. A killed run therefore loses at most the groups in flight; with
     `resume=True` the finished ones are skipped and trajectories of unfinished ones are dropped.
-    Without `resume`, a folder that already holds groups is refused.
+    Without `resume`, a folder that already holds groups is refused (`ResumeRequired`).
+    `progress` shows a bar of the groups still to play and how many of them were won.
     """
-    conditions = list(dict.fromkeys(conditions))
-    bad = [c for c in conditions if c not in CONDITIONS]
-    if bad or not conditions:
-        raise EmergenceInputError(f"unknown condition(s) {bad}; choose from {', '.join(CONDITIONS)}.")
-    if groups < 1:
-        raise EmergenceInputError(f"groups must be >= 1, got {groups}.")
-    if workers < 1:
-        raise EmergenceInputError(f"workers must be >= 1, got {workers}.")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    conditions = check_conditions(conditions)
+    positive("groups", groups)
+    positive("workers", workers)
+    run = run_folder(out)
     llm_name = getattr(llm, "name", type(llm).__name__)
-    done = _prepare_folder(out, config, seed, llm_name, resume)
-    cfg_path = out / "config.json"
-    old = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
-    conds_all = list(dict.fromkeys(old.get("conditions", []) + conditions))
-    write_text(cfg_path, json.dumps({
-        "game": config.to_dict(), "seed": seed, "llm": llm_name, "conditions": conds_all,
-        "groups": max(groups, old.get("groups", 0)), "prompt_style": resolve_style(llm, config.prompt_style),
-    }, indent=2))
+    done = _prepare_folder(run, config, seed, llm_name, resume)
+    old = run.config()
+    run.set_config(["conditions"], list(dict.fromkeys(old.get("conditions", []) + conditions)))
+    run.set_config(["groups"], max(groups, old.get("groups", 0)))
+    run.set_config(["prompt_style"], resolve_style(llm, config.prompt_style))
     finished = {(r.condition, r.group) for r in done}
     todo = [(c, g) for g in range(groups) for c in conditions if (c, f"group_{g:03d}") not in finished]
     lock = threading.Lock()
     new: list[GroupRecord] = []
-    with TrajectoryWriter(out / "trajectories.jsonl", version="1.2.0") as tw, \
-            open(out / "groups.jsonl", "a", encoding="utf-8") as gl:
+    with TrajectoryWriter(run.path / "trajectories.jsonl", version="1.2.0") as tw, run.appender() as gl, \
+            progress_bar("game", len(todo), enabled=progress, counter="won") as advance:
 
         def run_one(cond: str, g: int) -> None:
             record, trajs = play_group(llm, condition=cond, group=g, config=config, seed=seed)
             with lock:
                 for t in trajs:
                     tw.write(t)
-                write_text(group_csv_path(out, cond, g), record.csv_text())
-                gl.write(json.dumps(asdict(record)) + "\n")
-                gl.flush()
+                write_text(group_csv_path(run.path, cond, g), record.csv_text())
+                gl.write(asdict(record))
                 new.append(record)
+                advance(record.success)
             if on_group:
                 on_group(record)
 
@@ -560,45 +566,34 @@ def play_groups(
                 f.result()  # re-raise the first failure
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-    return GameRun(out, config, read_records(out), len(new))
+    return GameRun(run.path, config, read_records(run.path), len(new))
 
 
-def _prepare_folder(out: Path, config: GameConfig, seed: int, llm_name: str, resume: bool) -> list[GroupRecord]:
-    records = read_records(out)
-    cfg_path = out / "config.json"
+def _prepare_folder(run: RunFolder, config: GameConfig, seed: int, llm_name: str, resume: bool) -> list[GroupRecord]:
+    """Claim the folder; on resume check the settings agree and drop what unfinished groups left."""
+    out = run.path
+    records = read_records(out) if out.is_dir() else []
+    run.open(resume=resume, finished=len(records), what="group(s)")
+    mine = {"game": config.to_dict(), "seed": seed, "llm": llm_name}
     if not resume:
-        if records:
-            raise EmergenceInputError(
-                f"{out} already holds {len(records)} finished group(s); pass resume=True (--resume) to continue "
-                "that run, or choose another output folder.")
-        for stale in ("groups.jsonl", "trajectories.jsonl"):
+        for stale in (GROUPS, "trajectories.jsonl"):
             (out / stale).unlink(missing_ok=True)
-        return []
-    if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
-        mine = {"game": config.to_dict(), "seed": seed, "llm": llm_name}
-        diff = [k for k in mine if old.get(k) != mine[k]]
+    else:
+        old = run.config()
+        diff = [k for k in mine if k in old and old.get(k) != mine[k]]
         if diff:
             raise EmergenceInputError(
                 f"cannot resume {out}: its {', '.join(diff)} differ from this run's "
                 f"({', '.join(f'{k}: {old.get(k)!r} here {mine[k]!r}' for k in diff)}). "
                 "Use the same options, or another output folder.")
-    # drop the cut-off tail of groups.jsonl and trajectories of groups that never finished
-    write_text(out / "groups.jsonl", "".join(json.dumps(asdict(r)) + "\n" for r in records))
-    keep = {(r.condition, r.group) for r in records}
-    tpath = out / "trajectories.jsonl"
-    if tpath.exists():
-        lines = tpath.read_text(encoding="utf-8").splitlines(keepends=True)
-        kept = []
-        for line in lines:
-            try:
-                d = json.loads(line)["details"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
-            if (d.get("condition"), d.get("group")) in keep:
-                kept.append(line if line.endswith("\n") else line + "\n")
-        if len(kept) != len(lines) or (lines and not lines[-1].endswith("\n")):
-            write_text(tpath, "".join(kept))
+        # drop the cut-off tail of groups.jsonl and trajectories of groups that never finished
+        write_text(out / GROUPS, "".join(json.dumps(asdict(r)) + "\n" for r in records))
+        keep = {(r.condition, r.group) for r in records}
+        kept = [t for t in read_records_file(out / "trajectories.jsonl")
+                if isinstance(t, dict) and (t.get("details", {}).get("condition"), t.get("details", {}).get("group")) in keep]
+        write_text(out / "trajectories.jsonl", "".join(json.dumps(t) + "\n" for t in kept))
+    for key, value in mine.items():
+        run.set_config([key], value)
     return records
 
 

@@ -1,6 +1,6 @@
 """The report of a guessing-game run folder: success per condition, then every emergence measure.
 
-    from experio.emergence.game_report import report_game
+    from experio.emergence import report_game
     paths = report_game("runs/game", shuffles=200, seed=0)     # report.md, metrics.json, PNGs
     paths["report"].read_text()
 
@@ -20,9 +20,9 @@ import numpy as np
 
 from experio.runs import write_text
 
-from .analyze import DEFAULT_BINS, DEFAULT_SHUFFLES, MEASURE_KEYS, Report, _jsonable, analyze_groups
+from .analyze import DEFAULT_BINS, DEFAULT_SHUFFLES, MEASURE_KEYS, Report, jsonable, analyze_groups
 from .errors import EmergenceInputError
-from .game import CONDITIONS, GroupRecord, group_csv_path, read_records, wilson_interval
+from .game import CONDITIONS, GroupRecord, group_csv_path, read_records, run_folder, wilson_interval
 
 
 def success_table(records: list[GroupRecord], n_agents: int) -> list[dict]:
@@ -59,11 +59,13 @@ def report_game(
     seed: int = 0,
 ) -> dict[str, Path]:
     """Write report.md, metrics.json and the analysis plots of the run folder `out`."""
-    out = Path(out)
+    run = run_folder(out)
+    run.check_kind(must_exist=True)
+    out = run.path
     records = read_records(out)
     if not records:
         raise EmergenceInputError(f"{out} holds no finished groups (no {out / 'groups.jsonl'}); play some first.")
-    cfg = json.loads((out / "config.json").read_text())
+    cfg = run.config()
     game = cfg["game"]
     table = success_table(records, game["n_agents"])
     analysable: dict[str, list[Path]] = {}
@@ -85,7 +87,7 @@ def report_game(
         paths["measures"] = plot_measures(report, out / "measures.png")
     metrics = {"game": {"success": table, "short_groups": short},
                "analysis": report.to_dict() if report is not None else None}
-    paths["metrics"] = write_text(out / "metrics.json", json.dumps(_jsonable(metrics), indent=2))
+    paths["metrics"] = write_text(out / "metrics.json", json.dumps(jsonable(metrics), indent=2))
     paths["report"] = write_text(out / "report.md", _markdown(cfg, table, short, report, lag))
     return paths
 

@@ -30,7 +30,7 @@ alphabet of a joint variable is the product of its parts' alphabets.
 ``weights`` are frequency weights (how many times each sample occurred; 0 drops a sample).
 They also express exact distributions: pass one sample per outcome and its probability as
 weight, with ``estimator="plugin"`` (bias corrections need a sample size and refuse
-probabilities that sum to 1 only when asked for Miller-Madow/Jeffreys: see `_check_weights`).
+probabilities that sum to 1 only when asked for Miller-Madow/Jeffreys: see `check_weights`).
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ def joint(*variables: object) -> np.ndarray:
     return out
 
 
-def _check_weights(weights: object, shape: tuple[int, ...], estimator: str) -> np.ndarray | None:
+def check_weights(weights: object, shape: tuple[int, ...], estimator: str) -> np.ndarray | None:
+    """Sample weights as a float array of `shape` (None when not given); an EmergenceInputError when unusable."""
     if weights is None:
         return None
     w = np.asarray(weights, dtype=np.float64)
@@ -198,7 +199,7 @@ def _prepare(named: dict[str, object], weights: object, estimator: str):
     for n, a in arrays.items():
         c, k = encode(a)
         coded[n] = (np.broadcast_to(c, shape), k)
-    return coded, shape, _check_weights(weights, shape, estimator)
+    return coded, shape, check_weights(weights, shape, estimator)
 
 
 # ----------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from typing import Literal
 import numpy as np
 
 from .errors import EmergenceInputError
-from .info import _check_weights, as_samples, encode
+from .info import check_weights, as_samples, encode
 
 Measure = Literal["imin", "mmi", "ccs", "broja"]
 MEASURES: tuple[str, ...] = ("imin", "mmi", "ccs", "broja")
@@ -345,7 +345,7 @@ def pid(
         raise EmergenceInputError(
             f"source_1, source_2 and target need the same number of samples, got {lengths}."
         )
-    w = _check_weights(weights, arrays[0].shape, "plugin")
+    w = check_weights(weights, arrays[0].shape, "plugin")
     (c1, k1), (c2, k2), (ct, kt) = (encode(a) for a in arrays)
     code = (c1 * k2 + c2) * kt + ct
     counts = np.bincount(code, weights=w, minlength=k1 * k2 * kt).astype(np.float64)

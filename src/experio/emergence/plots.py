@@ -14,6 +14,9 @@ import numpy as np  # noqa: E402
 if TYPE_CHECKING:
     from .analyze import Report
 
+#: the y-axis unit of each measure in measures.png (the others are information, in bits)
+UNITS = {"stability": "share of H(V)", "self_persistence": "share of H(X)"}
+
 
 def plot_nulls(report: Report, path: Path, measure: str = "capacity") -> Path:
     """Per condition: observed group values against the pooled row-shuffle and time-shift nulls."""
@@ -55,6 +58,7 @@ def plot_measures(report: Report, path: Path) -> Path:
         ax.set_xticks(range(1, len(conds) + 1), conds, fontsize=8)
         ax.axhline(0, color="grey", lw=0.6)
         ax.set_title(m, fontsize=9)
+        ax.set_ylabel(UNITS.get(m, "bits"), fontsize=8)
     for ax in axes.ravel()[len(MEASURE_KEYS):]:
         ax.axis("off")
     fig.tight_layout()
