@@ -207,21 +207,21 @@ def _flag(value: bool) -> str:
 
 def _bool(text: str) -> bool:
     if text not in ("true", "false"):
-        raise ValueError(f"expected true or false, got {text!r}")
+        raise MemoryRecordError(f"expected true or false, got {text!r}")
     return text == "true"
 
 
 def _list(text: str) -> list:
     value = json.loads(text)
     if not isinstance(value, list):
-        raise ValueError(f"expected a JSON list, got {text[:80]!r}")
+        raise MemoryRecordError(f"expected a JSON list, got {text[:80]!r}")
     return value
 
 
 def _object(text: str) -> dict:
     value = json.loads(text)
     if not isinstance(value, dict):
-        raise ValueError(f"expected a JSON object, got {text[:80]!r}")
+        raise MemoryRecordError(f"expected a JSON object, got {text[:80]!r}")
     return value
 
 
@@ -241,7 +241,7 @@ class _Reader:
             return default
         try:
             return parse(self.details[key])
-        except (ValueError, TypeError) as e:  # json.JSONDecodeError is a ValueError
+        except (ValueError, TypeError, MemoryRecordError) as e:  # json.JSONDecodeError is a ValueError
             raise MemoryRecordError(f"details key {key!r} cannot be read ({e})") from None
 
 
