@@ -265,3 +265,12 @@ def test_everything_the_memory_package_raises_on_purpose_is_in_its_errors():
                 if node.exc.func.id not in allowed:
                     found.append(f"{path.name}:{node.lineno} raises {node.exc.func.id}")
     assert not found, "\n".join(found)
+
+
+def test_memory_trajectories_validate_as_adp_with_no_flags(tmp_path):
+    """The records are ADP 1.2.0 with the environment's tools as `available_apis` (MaTTS rollouts too)."""
+    run(Model(), STREAM[:2], tmp_path, matts="parallel:2")
+    lines = [json.loads(x) for x in (tmp_path / "trajectories.jsonl").read_text().splitlines()]
+    assert len(lines) == 4 and all(line["available_apis"] for line in lines)
+    result = runner.invoke(app, ["adp", "validate", str(tmp_path / "trajectories.jsonl")])
+    assert result.exit_code == 0 and "all checks passed" in result.output, result.output
