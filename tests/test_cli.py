@@ -71,6 +71,24 @@ def test_demo_runs_the_self_improving_agent_and_records_it(tmp_path):
 
 
 @pytest.mark.model
+def test_demo_with_the_environment_as_judge(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--tasks", "1", "--max-steps", "2", "--judge", "env"])
+    assert result.exit_code == 0, result.output
+    [run] = list(tmp_path.iterdir())
+    assert list(json.loads((run / "metrics.json").read_text())) == ["reasoningbank+judge-env"]
+    assert (run / "reasoningbank+judge-env.bank.sqlite").is_file() and "reasoningbank+judge-env.bank.sqlite" in result.output
+
+
+def test_demo_refuses_bad_options_before_loading_a_model(tmp_path):
+    for args, said in ((["--judge", "oracle"], "unknown --judge 'oracle'"), (["--context", "x"], "unknown --context 'x'"),
+                       (["--tasks", "0"], "--tasks")):
+        result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--llm", "openai", "--base-url",
+                                     "http://127.0.0.1:9/v1", *args])
+        assert result.exit_code == 2 and said in result.output, result.output
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.model
 def test_check_writes_a_run_record(tmp_path):
     out = tmp_path / "check"
     result = runner.invoke(app, ["check", "--out", str(out)])

@@ -37,16 +37,21 @@ from .common import ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, console
 DEMO_GAME = {"world_size": 2, "nb_objects": 4, "quest_length": 2}
 
 
-def run_demo(llm: LLM, out: Path, console: Console | None = None, *, tasks: int = 3, max_steps: int = 10,
-             seed: int = 1, context: str = "fold", judge: str = "llm") -> dict[str, Any]:
-    """Play `tasks` seeded TextWorld games in order with ReasoningBank; print and record; return the metrics."""
-    console = console or Console()
+def check_options(context: str, judge: str, tasks: int, max_steps: int) -> None:
+    """A UsageError for an option value the demo cannot run with (checked before a model loads)."""
     if context not in ("fold", "react"):
         raise unknown_name("--context", context, ("fold", "react"))
     if judge not in ("llm", "env"):
         raise unknown_name("--judge", judge, ("llm", "env"))
     positive("--tasks", tasks)
     positive("--max-steps", max_steps)
+
+
+def run_demo(llm: LLM, out: Path, console: Console | None = None, *, tasks: int = 3, max_steps: int = 10,
+             seed: int = 1, context: str = "fold", judge: str = "llm") -> dict[str, Any]:
+    """Play `tasks` seeded TextWorld games in order with ReasoningBank; print and record; return the metrics."""
+    console = console or Console()
+    check_options(context, judge, tasks, max_steps)
     # A fresh folder per demo run: nothing from an earlier run is overwritten.
     out = Path(out) / time.strftime("%Y%m%d-%H%M%S")
     stream = task_stream("textworld", tasks, seed=seed, **DEMO_GAME)
@@ -122,5 +127,6 @@ def demo(
     api_key: Optional[str] = ApiKeyOption,
 ) -> None:
     """The main job: a self-improving agent (ReasoningBank) plays a stream of TextWorld games, recorded as a run."""
+    check_options(context, judge, tasks, max_steps)
     run_demo(open_llm(llm, model, base_url, api_key), out, console=cli_console, tasks=tasks, max_steps=max_steps,
              seed=seed, context=context, judge=judge)
