@@ -85,7 +85,9 @@ def test_demo_refuses_bad_options_before_loading_a_model(tmp_path):
         result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--llm", "openai", "--base-url",
                                      "http://127.0.0.1:9/v1", *args])
         assert result.exit_code == 2 and said in result.output, result.output
-    assert not any(tmp_path.iterdir())
+    dead = runner.invoke(app, ["demo", "--out", str(tmp_path), "--llm", "openai", "--base-url", "http://127.0.0.1:9/v1"])
+    assert dead.exit_code == 1 and "127.0.0.1:9" in dead.output and "Traceback" not in dead.output, dead.output
+    assert not any(tmp_path.iterdir())  # no empty run folder left behind
 
 
 @pytest.mark.model
