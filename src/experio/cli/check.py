@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from experio.embed import cosine_top_k, load_embedder
 from experio.llm import LLM, SchemaMismatchError
 from experio.runs import write_json, write_text
+
+from .common import table
 
 FEW_SHOT = "Q: What is the capital of Italy?\nA: Rome\n\nQ: What is the capital of Spain?\nA: Madrid\n\n"
 QA = [
@@ -107,10 +109,10 @@ def run_check(llm: LLM, out: Path, console: Console | None = None) -> dict[str, 
         metrics["retrieval_top1"] = hits / len(QUERIES)
 
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
-    table = Table("task", "input", "output", "expected", title="experio check")
+    shown = table("task", "input", "output", "expected", title="experio check")
     for row in rows:
-        table.add_row(*row)
-    console.print(table)
+        shown.add_row(*(escape(str(c)) for c in row))
+    console.print(shown)
     console.print(" ".join(f"[bold]{k}[/bold]={v}" for k, v in metrics.items()))
     write_json(out / "metrics.json", metrics)
     _write_report(out / "report.md", rows, metrics)

@@ -120,6 +120,8 @@ def _version(pkg: str) -> str:
 
 def _read_schema(path: Path) -> dict:
     """The JSON schema in `path`, or one clear error (missing file, a directory, not JSON)."""
+    if not path.exists():
+        raise InputFileError(f"schema file not found: {path}")
     try:
         schema = json.loads(input_file(path, "schema file").read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:

@@ -18,9 +18,12 @@ import hashlib
 import os
 import shutil
 import threading
+from contextlib import contextmanager, nullcontext
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+from unittest.mock import patch
 
 from .base import BaseLLM, Completion, GenerationParams, Score
 from .errors import ModelFileError, ModelLoadError
@@ -42,10 +45,11 @@ class HFLLM(BaseLLM):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                folder, local_files_only=True, dtype=getattr(torch, self.dtype)
-            )
+            with quiet_transformers():
+                self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+                self.model = AutoModelForCausalLM.from_pretrained(
+                    folder, local_files_only=True, dtype=getattr(torch, self.dtype)
+                )
         except (OSError, ValueError) as e:
             raise ModelLoadError(f"transformers could not load the model in {folder}: {e}") from None
         self.model.eval()
@@ -85,7 +89,7 @@ class HFLLM(BaseLLM):
 
         inputs = self._inputs(text)
         n_prompt = inputs["input_ids"].shape[1]
-        with self._lock, torch.no_grad():
+        with self._lock, torch.no_grad(), quiet_transformers():
             if params.seed is not None:
                 torch.manual_seed(params.seed)
             out = self.model.generate(**inputs, **self._generate_kwargs(params))
@@ -123,6 +127,40 @@ class HFLLM(BaseLLM):
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No progress bars ("Loading weights", ...) and no warnings from transformers inside.
+
+    They go to the terminal and would mix with the answer `experio generate --llm hf` prints;
+    errors still raise. The previous settings come back afterwards.
+    """
+    from transformers.utils import logging as hf_logging
+
+    bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        with _quiet_gguf_bar():
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _quiet_gguf_bar():
+    """The GGUF reader's own tqdm bar ("Converting and de-quantizing GGUF tensors"), turned off.
+
+    transformers draws it with plain `tqdm`, which `disable_progress_bar` does not reach.
+    """
+    try:
+        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:
+        return nullcontext()
+    bar = getattr(gguf_utils, "tqdm", None)
+    return nullcontext() if bar is None else patch.object(gguf_utils, "tqdm", partial(bar, disable=True))
+
+
 def _dequantized_cache(gguf: Path) -> Path:
     """A transformers folder for `gguf`, dequantized once and kept under $EXPERIO_HOME/hf/."""
     st = gguf.stat()
@@ -137,8 +175,9 @@ def _dequantized_cache(gguf: Path) -> Path:
 
     Console(stderr=True).print(f"[dim]Dequantizing {gguf.name} for transformers (once; cached in {folder})[/dim]")
     try:
-        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        with quiet_transformers():
+            tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     except (OSError, ValueError, KeyError) as e:
         raise ModelLoadError(f"transformers could not read the GGUF {gguf}: {e}") from None
     tmp = folder.with_name(folder.name + f".{os.getpid()}.tmp")

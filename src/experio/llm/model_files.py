@@ -133,12 +133,19 @@ def _assemble(pkg, target: Path, progress: bool) -> None:
 
 
 def _progress_bar(label: str, total: int, enabled: bool) -> Callable[[int], None] | None:
-    """A byte-count progress callback drawn with rich on stderr, or None when disabled."""
+    """A byte-count progress callback drawn with rich on stderr, or None when disabled.
+
+    Off a terminal (a pipe, a log file) there is no bar: it would leave blank lines there.
+    """
     if not enabled:
         return None
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(), transient=True)
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None
+    bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(), transient=True, console=console)
     task = bar.add_task(label, total=total)
     done = [0]
 
