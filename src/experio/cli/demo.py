@@ -33,7 +33,7 @@ from experio.memory import MemoryBank, TaskDone, bank_path, clip, run_memory
 from .common import ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, console as cli_console, open_llm
 
 #: small games (a few rooms, short quests) so the embedded 270M model has a chance and the
-#: demo runs in about a minute a game on 2 cores
+#: demo stays short on 2 cores
 DEMO_GAME = {"world_size": 2, "nb_objects": 4, "quest_length": 2}
 
 

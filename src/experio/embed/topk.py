@@ -43,7 +43,7 @@ def cosine_top_k(queries: np.ndarray, matrix: np.ndarray, k: int) -> tuple[np.nd
 # ---------------------------------------------------------------------- exact top-k in two passes
 #
 # A brute-force float32 scan reads 4 bytes per stored value: 154 MB per query at 100k x 384,
-# which is memory-bandwidth bound (~8-10 ms on 2 cores). `exact_top_k_two_pass` reads a float16
+# which is memory-bandwidth bound. `exact_top_k_two_pass` reads a float16
 # copy instead (half the bytes; torch has a float16 matrix-vector kernel with float32
 # accumulation, numpy has none), then re-ranks a few candidates exactly. A proven error bound
 # on the float16 scores decides which rows must be re-ranked, so the result is exact.
@@ -90,7 +90,7 @@ class _single_thread_torch:
     """Run torch ops with one intra-op thread, then restore the caller's setting.
 
     On 2 busy cores a 2-thread kernel waits for the scheduler (4 ms ticks) for its second
-    thread; one thread reads 77 MB of float16 in ~3.3 ms however busy the other core is.
+    thread; one thread streams the float16 copy at full speed however busy the other core is.
     torch's thread count is process-wide, so overlapping users are reference-counted.
     """
 

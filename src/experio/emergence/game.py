@@ -34,8 +34,8 @@ one outside 0..50, is asked again once with decoding constrained by the JSON sch
 converter ignores ``minimum`` / ``maximum``). If that fails too (a backend without constrained
 decoding), an out-of-range number is clamped into 0..50 ("clamped"); no number at all repeats
 the agent's previous guess, or the midpoint in round 1 ("invalid"), as the official harness
-does. ``constrain="always"`` constrains every answer (slower on the embedded model: its 262k-token
-vocabulary makes grammar sampling cost ~0.3 s per answer); ``"never"`` retries unconstrained.
+does. ``constrain="always"`` constrains every answer (slower on the embedded model: grammar sampling over its 262k-token
+vocabulary costs time on every answer; docs/emergence.md has the figures); ``"never"`` retries unconstrained.
 Every retry, clamp and invalid answer is counted per group and in the report.
 """
 

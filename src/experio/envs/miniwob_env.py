@@ -1,7 +1,7 @@
 """MiniWoB++: web tasks in a real headless Chromium, seen as compact text with element refs.
 
     >>> from experio.envs import Task, make_env
-    >>> with make_env("miniwob") as env:          # the browser starts on the first reset (~1 s)
+    >>> with make_env("miniwob") as env:          # the browser starts on the first reset
     ...     step = env.reset(Task("miniwob", "click-button", seed=0))
     ...     step = env.step("click(ref=5)")
     >>> step.reward, step.success

@@ -3,7 +3,7 @@
     >>> from experio.envs import make_env, task_stream
     >>> env = make_env("textworld")
     >>> task = task_stream("textworld", 1, seed=3, quest_length=5)[0]
-    >>> step = env.reset(task)          # generates the game once (~2 s), then reads it from the cache
+    >>> step = env.reset(task)          # generates the game once, then reads it from the cache
     >>> step = env.step("go north")     # plain commands, or tool calls: go(direction="north")
     >>> step.admissible[:3], step.reward, step.done
 
