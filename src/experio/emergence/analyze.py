@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experio.runs import RunFolder, write_json, write_text
+from experio.runs import RunFolder, markdown_table, write_json, write_text
 
 from .dynamics import batch_criteria, batch_pair_pid, batch_triples, p_value, row_shuffle, time_shift
 from .errors import CSVFormatError, EmergenceInputError
@@ -209,28 +209,22 @@ class Report:
         if self.warnings:
             lines += ["## Warnings", ""] + [f"- {w}" for w in self.warnings] + [""]
         lines += ["## Measures per condition", ""]
-        head = "| condition | n | " + " | ".join(MEASURE_KEYS) + " |"
-        lines += [head, "|" + "---|" * (len(MEASURE_KEYS) + 2)]
-        for c, s in self.conditions.items():
-            cells = [f"{s.mean[m]:.3f} ± {s.sd[m]:.3f}" for m in MEASURE_KEYS]
-            lines.append(f"| {c} | {s.n_groups} | " + " | ".join(cells) + " |")
+        lines += markdown_table(["condition", "n", *MEASURE_KEYS], [
+            [c, s.n_groups, *(f"{s.mean[m]:.3f} ± {s.sd[m]:.3f}" for m in MEASURE_KEYS)]
+            for c, s in self.conditions.items()])
         lines += ["", "Mean ± SD over groups.", "", "## Share of groups beating each null (p < alpha)", ""]
         keys = [m for m in MEASURE_KEYS if m != "self_persistence"]
-        lines += ["| condition | null | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 2)]
-        for c, s in self.conditions.items():
-            for nl in NULLS:
-                lines.append(f"| {c} | {nl} | " + " | ".join(f"{s.share_significant[m][nl]:.2f}" for m in keys) + " |")
-        lines += ["", "## Groups", "",
-                  "| file | condition | agents | rounds | psi | capacity | p_row | p_shift | self-persistence | persistence share | COPY trap |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for g in self.groups:
-            o, pv = g.observed, g.p_values["capacity"]
-            lines.append(
-                f"| {Path(g.path).name} | {g.condition} | {g.n_agents} | {g.n_rounds} | {o['psi']:.3f} | "
-                f"{o['capacity']:.3f} | {pv['row']:.3f} | {pv['shift']:.3f} | {o['self_persistence']:.2f} | "
-                f"{o['persistence_share']:.2f} | "
-                f"{'yes' if g.copy_trap else ''} |"
-            )
+        lines += markdown_table(["condition", "null", *keys], [
+            [c, nl, *(f"{s.share_significant[m][nl]:.2f}" for m in keys)]
+            for c, s in self.conditions.items() for nl in NULLS])
+        lines += ["", "## Groups", ""]
+        lines += markdown_table(
+            ["file", "condition", "agents", "rounds", "psi", "capacity", "p_row", "p_shift", "self-persistence",
+             "persistence share", "COPY trap"],
+            [[Path(g.path).name, g.condition, g.n_agents, g.n_rounds, f"{g.observed['psi']:.3f}",
+              f"{g.observed['capacity']:.3f}", f"{g.p_values['capacity']['row']:.3f}",
+              f"{g.p_values['capacity']['shift']:.3f}", f"{g.observed['self_persistence']:.2f}",
+              f"{g.observed['persistence_share']:.2f}", "yes" if g.copy_trap else ""] for g in self.groups])
         lines += ["", "## Plots", "", "![null distributions](capacity_nulls.png)", "",
                   "![measures by condition](measures.png)", "",
                   "## How the COPY trap is detected", "",

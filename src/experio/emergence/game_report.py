@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experio.runs import write_text
+from experio.runs import markdown_table, write_text
 
 from .analyze import DEFAULT_BINS, DEFAULT_SHUFFLES, MEASURE_KEYS, Report, jsonable, analyze_groups
 from .errors import EmergenceInputError
@@ -105,16 +105,14 @@ def _markdown(cfg: dict, table: list[dict], short: dict[str, int], report: Repor
         "",
         "## Success per condition",
         "",
-        "| condition | groups | wins | success rate (95 % CI) | rounds to win | final abs. error | answers | retried | clamped | invalid | wall s / group |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for t in table:
-        rtw = f"{t['mean_rounds_to_win']:.1f}" if t["mean_rounds_to_win"] is not None else "-"
-        lines.append(
-            f"| {t['condition']} | {t['groups']} | {t['wins']} | {t['success_rate']:.0%} "
-            f"({t['ci95'][0]:.0%}-{t['ci95'][1]:.0%}) | {rtw} | {t['mean_final_abs_error']:.1f} | {t['answers']} | "
-            f"{t['retried']} | {t['clamped']} | {t['invalid']} | {t['seconds_per_group']:.1f} |"
-        )
+    lines += markdown_table(
+        ["condition", "groups", "wins", "success rate (95 % CI)", "rounds to win", "final abs. error", "answers",
+         "retried", "clamped", "invalid", "wall s / group"],
+        [[t["condition"], t["groups"], t["wins"], f"{t['success_rate']:.0%} ({t['ci95'][0]:.0%}-{t['ci95'][1]:.0%})",
+          f"{t['mean_rounds_to_win']:.1f}" if t["mean_rounds_to_win"] is not None else "-",
+          f"{t['mean_final_abs_error']:.1f}", t["answers"], t["retried"], t["clamped"], t["invalid"],
+          f"{t['seconds_per_group']:.1f}"] for t in table])
     lines += [
         "",
         "`answers`: guesses asked for. Of those whose first reply had no number in range and were asked once "
@@ -130,10 +128,10 @@ def _markdown(cfg: dict, table: list[dict], short: dict[str, int], report: Repor
     if short:
         lines += [f"Left out of the measures (won in fewer than {lag + 2} rounds): "
                   + ", ".join(f"{c} {n}" for c, n in short.items()) + ".", ""]
-    lines += ["## Key measures per condition", "",
-              "| condition | groups | " + " | ".join(MEASURE_KEYS) + " |", "|" + "---|" * (len(MEASURE_KEYS) + 2)]
-    for c, s in report.conditions.items():
-        lines.append(f"| {c} | {s.n_groups} | " + " | ".join(f"{s.mean[m]:.3f}" for m in MEASURE_KEYS) + " |")
+    lines += ["## Key measures per condition", ""]
+    lines += markdown_table(["condition", "groups", *MEASURE_KEYS],
+                            [[c, s.n_groups, *(f"{s.mean[m]:.3f}" for m in MEASURE_KEYS)]
+                             for c, s in report.conditions.items()])
     lines += ["", "Means over groups (bits). Details, nulls and per-group values below.", ""]
     # the analysis report, one heading level down
     lines += [("#" + ln if ln.startswith("#") else ln) for ln in report.markdown().splitlines()]
