@@ -315,7 +315,7 @@ def _unfenced(c: Completion) -> Completion:
 
 def _unreachable(base_url: str, reason: object) -> str:
     return (
-        f"no OpenAI-compatible server answers at {base_url} ({reason}). Start one (for example "
+        f"no OpenAI-compatible server answers at {base_url} ({reason}). Is it running? Start one (e.g. "
         "`python -m llama_cpp.server --model MODEL.gguf --port 8000`) or pass --base-url "
         "(env EXPERIO_BASE_URL) with the address of the one that runs."
     )
