@@ -291,6 +291,10 @@ def test_embedded_model_plays_a_small_group(tmp_path, embedded_llm):
     assert g.agents == ["agent_1", "agent_2", "agent_3"] and g.values.tolist() == rec.guesses
     trajs = list(read_trajectories(out / "trajectories.jsonl"))
     assert len(trajs) == 3 and all(t.details["target"] == rec.target for t in trajs)
+    from experio.cli import app
+
+    checked = CliRunner().invoke(app, ["adp", "validate", str(out / "trajectories.jsonl")])
+    assert checked.exit_code == 0 and "all checks passed" in checked.output, checked.output
 
 
 # ----------------------------------------------------------------------------------------
