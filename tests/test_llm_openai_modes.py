@@ -195,3 +195,9 @@ def test_a_refused_key_says_to_pass_one(stub_server):
     stub = stub_server(models_status=401)
     with pytest.raises(BackendConfigError, match="refused the API key .*--api-key"):
         load_llm("openai", base_url=stub.url)
+
+
+@pytest.mark.parametrize("url", ["localhost:8000/v1", "http://[::1/v1", "http://host:port/v1"])
+def test_something_that_is_not_an_address_is_a_usage_error(url):
+    with pytest.raises(BackendConfigError, match="is not a server address; pass one like http://"):
+        load_llm("openai", base_url=url)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Sequence
@@ -56,12 +57,20 @@ class OpenAILLM(BaseLLM):
         import openai
 
         self._openai = openai
-        self._client = openai.OpenAI(
-            base_url=self.base_url,
-            api_key=self.api_key or "none",
-            timeout=self.timeout,
-            max_retries=self.max_retries,
+        not_an_address = BackendConfigError(
+            f"{self.base_url!r} is not a server address; pass one like http://127.0.0.1:8000/v1"
         )
+        try:
+            if "://" not in self.base_url or urllib.parse.urlsplit(self.base_url).scheme not in ("http", "https"):
+                raise not_an_address
+            self._client = openai.OpenAI(
+                base_url=self.base_url,
+                api_key=self.api_key or "none",
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+            )
+        except Exception:  # noqa: BLE001 - urlsplit's ValueError; httpx's InvalidURL is a bare Exception
+            raise not_an_address from None
 
     # -- reachability ---------------------------------------------------------------------
     def check_reachable(self, timeout: float = 5.0) -> None:
@@ -78,10 +87,6 @@ class OpenAILLM(BaseLLM):
                     "pass --api-key or set EXPERIO_API_KEY"
                 ) from None
             return  # it answers; not every server serves /models
-        except ValueError:
-            raise BackendConfigError(
-                f"{self.base_url!r} is not a server address; pass one like http://127.0.0.1:8000/v1"
-            ) from None
         except OSError as e:  # refused, unknown host, timeout
             raise ServerUnreachableError(_unreachable(self.base_url, getattr(e, "reason", e))) from None
 
