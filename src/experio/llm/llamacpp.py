@@ -6,6 +6,10 @@
 One `llama_cpp.Llama` per (file, context size, threads) is loaded per process and shared by
 every `LlamaCppLLM` that asks for it; a lock per model makes concurrent calls from several
 threads safe (they queue: llama.cpp contexts are not re-entrant).
+
+A `json_schema` becomes a GBNF grammar through `experio.llm.grammar` (llama-cpp-python's own
+converter leaves `\\` unescaped, and an enum value holding `"` then crashed the process); a
+grammar llama.cpp still cannot parse is refused with a NotSupportedError, never sampled.
 """
 
 from __future__ import annotations
