@@ -13,10 +13,9 @@ self-contrast over k trajectories (`MAX_CONTRAST_ITEMS`).
 
 Output forms: extraction asks for the official Markdown by default, or for JSON under a JSON
 schema (`structured=True`; grammar-constrained on llama.cpp, so the shape cannot break). Both
-are parsed and validated by `parse_memory_items`. Measured on the embedded model (2 cores):
-Markdown about 4 s per extraction, schema-constrained JSON about 29 s (its 262k-token
-vocabulary makes every constrained token slow, and it tends to run fields to their length
-limit), so Markdown is the default and the parser does the checking. An answer's valid items
+are parsed and validated by `parse_memory_items`. Markdown is the default because it is much
+faster on the embedded model (its 262k-token vocabulary makes every constrained token slow;
+docs/memory.md has the timings), and the parser does the checking. An answer's valid items
 are kept and its broken ones dropped with their reasons (`ExtractionResult.dropped`): small
 models often write one good item beside a broken one. Items that copy a worked example of the
 prompt (word overlap >= 0.7) count as broken. An answer with no valid item is malformed: it is
@@ -47,9 +46,9 @@ log = logging.getLogger("experio.memory")
 
 JUDGE_TEMPERATURE = 0.0
 EXTRACT_TEMPERATURE = 1.0
-# Attempts after the first: with the embedded 270M base model most answers copy a worked
-# example; 3 retries gave usable items for 4 of 8 recorded TextWorld trajectories where
-# 1 retry gave 0 of 6 (runs/rb30, issue 5). A capable model answers on the first attempt.
+# Attempts after the first: small base models often copy a worked example, and retries with
+# the next seed recover some of those answers (docs/memory.md has the figures). A capable
+# model answers on the first attempt.
 EXTRACT_RETRIES = 3
 MAX_ITEMS = 3
 MAX_CONTRAST_ITEMS = 5

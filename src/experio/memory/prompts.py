@@ -65,9 +65,8 @@ JUDGE_SCHEMA = {
 _RULES = """Rules: at most {max_items} items. Each item has a title (a short name for the strategy), a description (one sentence) and content (one to three sentences). Write general strategies that help on other, similar tasks: no website, place or product names, no exact queries and no literal strings copied from this task."""
 
 # Two worked cases from different domains (a text game, a web form), one item each: with a
-# single case the embedded 270M base model copied its items word for word in most attempts
-# (0 of 12 usable on the runs we tried); with two it writes items of its own in about half
-# (6 of 12), and the retry covers most of the rest. Copies of these items are still rejected.
+# single case the embedded base model copied its items word for word far more often
+# (docs/memory.md has the figures). Copies of these items are still rejected.
 EXTRACT_SUCCESS = """The agent below completed its task. Work out why it succeeded and write the reasoning that made it work as reusable memory items.
 """ + _RULES + """
 
