@@ -78,11 +78,19 @@ def _exports(src: Path, package: str) -> set[str]:
     init = src / package / "__init__.py"
     tree = ast.parse((init if init.exists() else src / f"{package}.py").read_text(encoding="utf-8"))
     names: set[str] = set()
+    literals: dict[str, set[str]] = {}  # NAME = {...} / [...]: what `*NAME` in __all__ stands for
     for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = node.value
+            keys = value.keys if isinstance(value, ast.Dict) else getattr(value, "elts", None)
+            if keys is not None and all(isinstance(k, ast.Constant) for k in keys):
+                literals[node.targets[0].id] = {k.value for k in keys}
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
             elts = getattr(node.value, "elts", [])
-            if all(isinstance(e, ast.Constant) for e in elts):
-                return {e.value for e in elts}
+            starred = [e.value.id for e in elts if isinstance(e, ast.Starred) and isinstance(e.value, ast.Name)]
+            plain = [e for e in elts if not isinstance(e, ast.Starred)]
+            if all(isinstance(e, ast.Constant) for e in plain) and all(n in literals for n in starred):
+                return {e.value for e in plain}.union(*(literals[n] for n in starred))
         if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
             names.add(node.name)
         elif isinstance(node, ast.Assign):
@@ -163,12 +171,12 @@ def test_the_checks_catch_bad_imports(tmp_path):
     """The checks are not vacuous: each kind of bad import in a small fake tree is reported."""
     src = tmp_path / "experio"
     files = {
-        "llm/__init__.py": "from .base import LLM\n__all__ = ['LLM']\n",
+        "llm/__init__.py": "from .base import LLM\n_LAZY = {'load': 'base'}\n__all__ = [*_LAZY, 'LLM']\n",
         "llm/base.py": "class LLM: ...\n",
         "envs/__init__.py": "",
         "envs/bad.py": "from experio.llm import LLM\n",
         "agent/__init__.py": "",
-        "agent/ok.py": "from experio.llm import LLM\n",
+        "agent/ok.py": "from experio.llm import LLM, load\n",
         "agent/private.py": "from experio.llm.base import LLM\n",
         "agent/hidden.py": "def f():\n    from experio.llm import secret\n",
         "agent/under.py": "from .ok import _helper\n",
