@@ -4,7 +4,7 @@
     >>> llm.score("The capital of France is", " Paris").total    # doctest: +SKIP
     >>> llm.model                                     # a torch.nn.Module, ready for training
 
-A GGUF file is dequantized by transformers (about a minute for the embedded model) and the
+A GGUF file is dequantized by transformers (slow: once per file) and the
 result is saved as safetensors under `$EXPERIO_HOME/hf/`, so every later load takes seconds.
 A folder holding a transformers model loads directly, offline (`local_files_only`).
 
