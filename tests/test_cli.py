@@ -70,8 +70,12 @@ def test_demo_runs_the_self_improving_agent_and_records_it(tmp_path):
         assert (run / name).is_file(), name
 
 
-@pytest.mark.model
-def test_demo_with_the_environment_as_judge(tmp_path):
+def test_demo_with_the_environment_as_judge(tmp_path, monkeypatch):
+    import experio.cli.demo as demo
+    from experio.llm import ScriptedLLM
+
+    # a scripted model keeps this fast: what is tested is the demo's bookkeeping of the method name
+    monkeypatch.setattr(demo, "open_llm", lambda *a: ScriptedLLM(responder=lambda prompt: "look"))
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--tasks", "1", "--max-steps", "2", "--judge", "env"])
     assert result.exit_code == 0, result.output
     [run] = list(tmp_path.iterdir())

@@ -1,21 +1,22 @@
 """The one error tree of experio: every error raised on purpose is an `ExperioError`.
 
 Each package keeps its own errors in its `errors.py`, subclasses of the ones here; the CLI
-turns any `ExperioError` into one red line and exit code 1 (`experio.cli.common`), so a
+turns any `ExperioError` into one red line and an exit code (`experio.cli.common`): 2 for a
+`UsageError` or `InputFileError` (what click gives a bad option), 1 for every other error, so a
 traceback reaches a user only for a real bug.
 
     ExperioError
      ├── UsageError            an option or argument value experio cannot use (lists the valid ones)
+     │    └── experio.emergence.EmergenceError (see experio/emergence/errors.py)
      ├── InputFileError        an input path that is missing, a directory, or unreadable
      ├── RunFolderError        a run folder that a command cannot use as asked
      │    └── ResumeRequired   the folder already holds finished work: pass --resume
      ├── experio.llm.LLMError            (see experio/llm/errors.py)
-     ├── experio.embed.EmbeddingError    (see experio/embed/backends.py)
+     ├── experio.embed.EmbeddingError    (see experio/embed/errors.py)
      ├── experio.adp.ADPError            (see experio/adp/errors.py)
      ├── experio.envs.EnvError           (see experio/envs/errors.py)
      ├── experio.agent.AgentError        (see experio/agent/errors.py)
-     ├── experio.memory.MemoryLayerError (see experio/memory/errors.py)
-     └── experio.emergence.EmergenceError (see experio/emergence/errors.py)
+     └── experio.memory.MemoryLayerError (see experio/memory/errors.py)
 
 Errors that are also a wrong value keep `ValueError` as a second base (and `FileNotFoundError`
 for a missing file), so code that catches the built-in type keeps working.

@@ -4,6 +4,7 @@
      └── ADPError
           ├── InputFormatError      a file that is no supported format (also a ValueError)
           ├── TrajectoryError       a row of an ADP file that is not a valid trajectory (also a ValueError)
+          ├── ConversionError       a raw row a converter cannot turn into ADP (also a ValueError)
           ├── SchemaVersionError    data the requested wire version cannot carry (also a ValueError)
           ├── ExportError           a trajectory the target format cannot express (also a ValueError)
           ├── ATIFError             an ATIF trajectory that cannot be read as ADP (also a ValueError)
@@ -42,6 +43,10 @@ class InputFormatError(ADPError, ValueError):
 
 class TrajectoryError(ADPError, ValueError):
     """A row of an ADP file that is not a valid trajectory (the message names file and line)."""
+
+
+class ConversionError(ADPError, ValueError):
+    """A raw dataset row that a converter cannot turn into an ADP trajectory (the row is rejected)."""
 
 
 class SchemaVersionError(ADPError, ValueError):

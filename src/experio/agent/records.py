@@ -116,7 +116,7 @@ def _parse(name: str, text: Any) -> Any:
         if name in ("rewards", "prompt_tokens", "fold_directives"):
             value = json.loads(text)
             if not isinstance(value, list):
-                raise ValueError(f"expected a JSON list, got {text!r}")
+                raise EpisodeRecordError(f"details key {name!r} cannot be read (expected a JSON list, got {text!r})")
             return value
         return str(text)
     except (ValueError, TypeError) as e:  # json.JSONDecodeError and TaskError are ValueErrors

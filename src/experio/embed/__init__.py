@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .backends import Embedder, EmbeddingError, MiniLMEmbedder, OpenAIEmbedder
+from .backends import Embedder, MiniLMEmbedder, OpenAIEmbedder
+from .errors import DimensionError, EmbeddingError
 from .topk import cosine_top_k, exact_scores, exact_top_k_two_pass, half_copy, l2_normalize
 
 
@@ -38,7 +39,7 @@ def load_embedder(backend: str | None = None, **options: Any) -> Embedder:
 
 
 __all__ = [
-    "Embedder", "EmbeddingError", "MiniLMEmbedder", "OpenAIEmbedder",
+    "DimensionError", "Embedder", "EmbeddingError", "MiniLMEmbedder", "OpenAIEmbedder",
     "cosine_top_k", "exact_scores", "exact_top_k_two_pass", "half_copy", "l2_normalize",
     "load_embedder",
 ]

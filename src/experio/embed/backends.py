@@ -9,13 +9,8 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from experio.errors import ExperioError
-
+from .errors import EmbeddingError
 from .topk import l2_normalize
-
-
-class EmbeddingError(ExperioError, RuntimeError):
-    """An embedding backend is missing, misconfigured or unreachable."""
 
 
 @runtime_checkable

@@ -8,6 +8,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import DimensionError
+
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
@@ -27,7 +29,7 @@ def cosine_top_k(queries: np.ndarray, matrix: np.ndarray, k: int) -> tuple[np.nd
         empty = np.empty((queries.shape[0], 0))
         return empty.astype(np.int64), empty.astype(np.float32)
     if queries.shape[1] != matrix.shape[1]:
-        raise ValueError(
+        raise DimensionError(
             f"dimension mismatch: queries have {queries.shape[1]} dims, matrix rows {matrix.shape[1]}"
         )
     sims = queries @ matrix.T

@@ -430,7 +430,7 @@ class MiniWoBEnv:
         chromedriver: str | None = None,
     ):
         if not (time_limit is None or time_limit == "task" or (isinstance(time_limit, (int, float)) and time_limit > 0)):
-            raise ValueError(f'time_limit must be None, "task" or a positive number of seconds, got {time_limit!r}')
+            raise TaskError(f'time_limit must be None, "task" or a positive number of seconds, got {time_limit!r}')
         self.time_limit = time_limit
         self._paths = (chromium, chromedriver)
         self._holder: dict[str, Any] = {}  # the browser env; finalised at exit if close() is not called

@@ -87,7 +87,7 @@ def task_stream(env: str, n: int, seed: int = 0, **settings: Any) -> list[Task]:
                so n = 3 * len(tasks) gives every task with 3 seeds.
     """
     if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+        raise TaskError(f"n must be >= 0, got {n}")
     return get_env_spec(env).make_tasks(n, seed, **settings)
 
 

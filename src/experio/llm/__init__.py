@@ -25,6 +25,7 @@ from .errors import (
     ModelFileError,
     ModelLoadError,
     NotSupportedError,
+    PromptError,
     SchemaMismatchError,
     ServerError,
     ServerUnreachableError,
@@ -76,5 +77,5 @@ __all__ = [
     "ScriptedLLM", "load_llm", "parse_json_output", "render_transcript", "embedded_model_path",
     "experio_home", "LLMError", "ModelFileError", "ModelLoadError", "ServerUnreachableError",
     "ServerError",
-    "NotSupportedError", "SchemaMismatchError", "BackendConfigError",
+    "NotSupportedError", "PromptError", "SchemaMismatchError", "BackendConfigError",
 ]

@@ -19,6 +19,8 @@ from typing import Any, Iterator, Literal, Protocol, Sequence, TypedDict, runtim
 
 import jsonschema
 
+from experio.errors import positive
+
 from .errors import SchemaMismatchError
 from .prompting import PromptStyle, render
 
@@ -136,8 +138,7 @@ class BaseLLM:
         seed: int | None = None,
         json_schema: dict | None = None,
     ) -> list[Completion]:
-        if n < 1:
-            raise ValueError(f"n must be at least 1, got {n}")
+        positive("n", n)
         text, implied_stop = self.render(prompt)
         out = []
         for i in range(n):

@@ -6,6 +6,7 @@
           ├── ModelLoadError
           ├── ServerUnreachableError
           ├── ServerError
+          ├── PromptError             (also a ValueError)
           ├── NotSupportedError
           ├── SchemaMismatchError
           └── BackendConfigError      (also a UsageError)
@@ -38,6 +39,10 @@ class ServerError(LLMError):
     def __init__(self, message: str, status: int):
         super().__init__(message)
         self.status = status
+
+
+class PromptError(LLMError, ValueError):
+    """A prompt or conversation that cannot be sent: a malformed message, a failing chat template, too long."""
 
 
 class NotSupportedError(LLMError):

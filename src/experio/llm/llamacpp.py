@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .base import BaseLLM, Completion, GenerationParams, Score
-from .errors import ModelLoadError, NotSupportedError
+from .errors import ModelLoadError, NotSupportedError, PromptError
 from .grammar import schema_to_gbnf
 from .model_files import check_gguf, embedded_model_path
 
@@ -148,7 +148,7 @@ class LlamaCppLLM(BaseLLM):
             return Score(tokens=[], logprobs=[])
         ids = p_ids + c_ids
         if len(ids) > llama.n_ctx():
-            raise ValueError(
+            raise PromptError(
                 f"prompt + continuation is {len(ids)} tokens, more than the context of "
                 f"{llama.n_ctx()}; load the model with a larger n_ctx"
             )

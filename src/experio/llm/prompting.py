@@ -18,6 +18,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal, Sequence
 
+from .errors import PromptError
+
 PromptStyle = Literal["auto", "template", "transcript"]
 
 ROLE_LABELS = {"system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool"}
@@ -53,7 +55,7 @@ def render(
     )
     if use_template:
         if chat_template is None:
-            raise ValueError(
+            raise PromptError(
                 "prompt_style='template' but this model has no chat template; "
                 "use prompt_style='transcript' or 'auto'"
             )
@@ -74,11 +76,11 @@ def _role_and_content(m: dict, i: int) -> tuple[str, str]:
     try:
         role, content = m["role"], m["content"]
     except (KeyError, TypeError):
-        raise ValueError(
+        raise PromptError(
             f"message {i} must be a mapping with 'role' and 'content', got {m!r}"
         ) from None
     if not isinstance(content, str):
-        raise ValueError(f"message {i} content must be a string, got {type(content).__name__}")
+        raise PromptError(f"message {i} content must be a string, got {type(content).__name__}")
     return str(role), content
 
 
@@ -87,7 +89,7 @@ def _compiled(template: str):
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     def raise_exception(message: str):
-        raise ValueError(f"chat template error: {message}")
+        raise PromptError(f"chat template error: {message}")
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     env.globals["raise_exception"] = raise_exception

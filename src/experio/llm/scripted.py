@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
 from .base import BaseLLM, Completion, GenerationParams, Score
-from .errors import LLMError
+from .errors import BackendConfigError, LLMError
 
 
 @dataclass
@@ -32,7 +32,7 @@ class ScriptedLLM(BaseLLM):
 
     def __post_init__(self) -> None:
         if not self.replies and self.responder is None:
-            raise ValueError("ScriptedLLM needs replies=[...] or responder=callable")
+            raise BackendConfigError("ScriptedLLM needs replies=[...] or responder=callable")
         self._next = 0
         self._lock = threading.Lock()
 

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from experio.adp.errors import UnknownConverterError
+from experio.adp.errors import ConversionError, UnknownConverterError
 from experio.adp.readers import Row
 
 
@@ -64,7 +64,7 @@ class Converter:
                 continue
             try:
                 if not isinstance(row.value, dict):
-                    raise ValueError(f"expected a JSON object, got {type(row.value).__name__}")
+                    raise ConversionError(f"expected a JSON object, got {type(row.value).__name__}")
                 yield Outcome((row.line,), self.convert(row.value))
             except SkipRow as e:
                 yield Outcome((row.line,), None, f"skipped: {e}", row.value)
@@ -171,7 +171,7 @@ def web(axtree: str | None = None, url: str | None = None, html: str | None = No
 
 def trajectory(id: str, content: list[dict], details: dict | None = None) -> dict:
     if not content:
-        raise ValueError("conversion produced an empty trajectory")
+        raise ConversionError("conversion produced an empty trajectory")
     return {"id": str(id), "content": content, "details": details or {}}
 
 

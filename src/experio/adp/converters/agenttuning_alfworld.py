@@ -28,6 +28,7 @@ from experio.adp.converters._base import (
     register_converter,
     trajectory,
 )
+from experio.adp.errors import ConversionError
 
 
 # (pattern, function, argument names); first match wins, as in the official parser
@@ -59,7 +60,7 @@ def parse_action(action: str) -> tuple[str, dict]:
     for pattern, fn, names in _ACTIONS:
         if m := pattern.match(action):
             return fn, {n: f'"{v}"' for n, v in zip(names, m.groups())}
-    raise ValueError(f"unrecognised ALFWorld action: {action!r}")
+    raise ConversionError(f"unrecognised ALFWorld action: {action!r}")
 
 
 def _thought_action(text: str) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from experio.adp.converters._base import (
     trajectory,
     wrap_finish,
 )
+from experio.adp.errors import ConversionError
 
 _SYSTEM = re.compile(r"(I will ask you a question,.*)\n(.*)", re.S)
 _OPERATION = re.compile(r"(.*)Action: Operation\n```sql\n(.*)\n```", re.S)
@@ -30,7 +31,7 @@ _ANSWER = re.compile(r"(.*)Action: Answer\nFinal Answer: (.*)", re.S)
 
 def _system(text: str) -> dict:
     if 'Final Answer: ["ANSWER1", "ANSWER2", ...]' not in text:
-        raise ValueError("db system prompt without the Final Answer pattern")
+        raise ConversionError("db system prompt without the Final Answer pattern")
     text = text.replace(
         'Final Answer: ["ANSWER1", "ANSWER2", ...]',
         '<solution> [\\"ANSWER1\\", \\"ANSWER2\\", ...] </solution>',

@@ -29,6 +29,7 @@ from experio.adp.converters._base import (
     trajectory,
 )
 from experio.adp.tools import get_toolset
+from experio.adp.errors import ConversionError
 
 _SYSTEM = re.compile(r"(You are an agent that answers questions.*)\n(.*)", re.S)
 _CALL = re.compile(r"(\w+)\((.*)\)")
@@ -39,21 +40,21 @@ def parse_call(text: str) -> tuple[str, dict]:
     """``"get_neighbors(#2, a.b)"`` -> ``("get_neighbors", {"variable": "'#2'", "relation": "'a.b'"})``."""
     m = _CALL.match(text)
     if not m:
-        raise ValueError(f"not a function call: {text!r}")
+        raise ConversionError(f"not a function call: {text!r}")
     fn, args_text = m.group(1), m.group(2)
     if fn not in _SIGS:
-        raise ValueError(f"unknown kg function {fn!r}; known: {sorted(_SIGS)}")
+        raise ConversionError(f"unknown kg function {fn!r}; known: {sorted(_SIGS)}")
     if not args_text:
         return fn, {}
     args = [a.strip() for a in args_text.split(",")]
     if len(args) != len(_SIGS[fn]):
-        raise ValueError(f"{fn} takes {len(_SIGS[fn])} arguments, got {len(args)}: {text!r}")
+        raise ConversionError(f"{fn} takes {len(_SIGS[fn])} arguments, got {len(args)}: {text!r}")
     return fn, {name: f"'{a}'" for name, a in zip(_SIGS[fn], args)}
 
 
 def _system(m: re.Match[str]) -> dict:
     if "Final Answer: #3" not in m.group(1):
-        raise ValueError("kg system prompt without the 'Final Answer: #3' example")
+        raise ConversionError("kg system prompt without the 'Final Answer: #3' example")
     text = (
         m.group(1)
         .replace("Final Answer: #3", "<solution> #3 </solution>")
@@ -83,6 +84,6 @@ def convert(raw: dict) -> dict:
     content = [_step(s) for s in raw["conversations"]]
     last = content[-1]
     if last["class_"] != "message_action" or "<solution>" not in last["content"]:
-        raise ValueError("trajectory does not end with a final answer")
+        raise ConversionError("trajectory does not end with a final answer")
     content += closing_turns(raw["id"], message_in_content=True)
     return trajectory(raw["id"], content)

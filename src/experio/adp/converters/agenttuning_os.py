@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from experio.adp.converters._base import code, msg, obs, register_converter, trajectory
+from experio.adp.errors import ConversionError
 
 _FIRST = re.compile(r"(You are an assistant.*\n\nNow, my problem is:)\n(.*)", re.S)
 _ACT = re.compile(r"Think: (.*)\n\nAct: (.*)", re.S)
@@ -41,7 +42,7 @@ def _step(step: dict) -> dict:
             return msg(f"<solution> {a.group(1)} </solution>", thought)
         if act.startswith("finish"):
             return msg("<finish></finish>", thought)
-        raise ValueError(f"cannot parse the action of an assistant turn: {act[:200]!r}")
+        raise ConversionError(f"cannot parse the action of an assistant turn: {act[:200]!r}")
     if m := _OBS.match(text):
         return obs(m.group(1), "environment")
     return obs(

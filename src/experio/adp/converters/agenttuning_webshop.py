@@ -26,6 +26,7 @@ from experio.adp.converters._base import (
     register_converter,
     trajectory,
 )
+from experio.adp.errors import ConversionError
 
 _ARG_NAME = {"search": "keywords", "click": "element"}
 
@@ -46,10 +47,10 @@ def parse_action(action: str) -> tuple[str, dict]:
     """``"click[Buy Now]"`` -> ``("click", {"element": '"Buy Now"'})``."""
     m = re.match(r"(\w+)\[(.*)\]", action)
     if not m:
-        raise ValueError(f"not a WebShop action: {action!r}")
+        raise ConversionError(f"not a WebShop action: {action!r}")
     fn, arg = m.group(1), m.group(2)
     if fn not in _ARG_NAME:
-        raise ValueError(f"unknown WebShop action {fn!r}; expected search or click")
+        raise ConversionError(f"unknown WebShop action {fn!r}; expected search or click")
     return fn, ({_ARG_NAME[fn]: f'"{arg}"'} if arg else {})
 
 

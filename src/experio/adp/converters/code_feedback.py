@@ -27,6 +27,7 @@ from experio.adp.converters._base import (
     trajectory,
     wrap_finish,
 )
+from experio.adp.errors import ConversionError
 
 _RESULT = re.compile(r"Execution result: \n(.*)", re.S)
 _FENCE = re.compile(r"(.*?)?```(\w+)?\n(.*?)\n```", re.S)
@@ -48,7 +49,7 @@ def _step(step: dict) -> dict:
         return obs(text, "user")
     if role == "assistant":
         return split_code(text) or msg(text, None)
-    raise ValueError(f"unexpected role {role!r}; expected user or assistant")
+    raise ConversionError(f"unexpected role {role!r}; expected user or assistant")
 
 
 @register_converter("code_feedback", source="m-a-p/Code-Feedback")

@@ -27,6 +27,7 @@ from experio.adp.converters._base import (
     trajectory,
     wrap_finish,
 )
+from experio.adp.errors import ConversionError
 
 _TASK = re.compile(r"Task:\n(.*)", re.S)
 _SOLUTION = re.compile(r"(.*)<solution>(.*)</solution>", re.S)
@@ -52,21 +53,21 @@ def budget_note(raw: dict) -> str | None:
 def _step(step: dict) -> dict:
     role, text = step["role"], step["content"]
     if role not in ("user", "assistant"):
-        raise ValueError(f"unexpected role {role!r}")
+        raise ConversionError(f"unexpected role {role!r}")
     if m := _SOLUTION.match(text):
         thought, solution = m.group(1).strip(), m.group(2).strip()
         return msg(f"<solution> {solution} </solution>", None if "<execute>" in thought else thought)
     if m := _EXECUTE.match(text):
         thought, program = m.group(1).strip(), m.group(2).strip()
         if not program:
-            raise ValueError("empty <execute> block")
+            raise ConversionError("empty <execute> block")
         return code("python", program, thought or None)
     source = "user" if role == "user" else "agent"
     if m := _OBS.match(text):
         return obs(m.group(1), source)
     if m := _TASK.match(text):
         return obs(m.group(1), source)
-    raise ValueError(f"cannot classify turn: {text[:200]!r}")
+    raise ConversionError(f"cannot classify turn: {text[:200]!r}")
 
 
 @register_converter("codeactinstruct", source="xingyaoww/code-act")

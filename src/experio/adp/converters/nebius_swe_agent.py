@@ -37,6 +37,7 @@ from experio.adp.converters._base import (
     trajectory,
 )
 from experio.adp.tools import get_toolset
+from experio.adp.errors import ConversionError
 
 _TOOLS = {t.name: t for t in get_toolset("nebius_SWE-agent-trajectories").tools}
 
@@ -58,7 +59,7 @@ def _edit(command: str) -> dict:
     head, _, body = command.partition("\n")
     m = re.fullmatch(r"edit\s+(\d+):(\d+)\s*", head)
     if not m:
-        raise ValueError(f"malformed edit command: {head!r}")
+        raise ConversionError(f"malformed edit command: {head!r}")
     if body.endswith("end_of_edit"):
         body = body[: -len("end_of_edit")]
     return {"start_line": int(m.group(1)), "end_line": int(m.group(2)), "replacement_text": f'"{body}"'}
@@ -74,13 +75,13 @@ def parse_command(command: str) -> tuple[str, dict] | None:
         return name, _edit(command)
     args = shlex.split(command)[1:]
     if len(args) > len(tool.params):
-        raise ValueError(f"{name} takes at most {len(tool.params)} arguments: {command!r}")
+        raise ConversionError(f"{name} takes at most {len(tool.params)} arguments: {command!r}")
     kwargs = {}
     for p, a in zip(tool.params, args):
         kwargs[p.name] = a if p.type == "int" else f'"{a}"'
     missing = [p.name for p in tool.params[len(args):] if p.required]
     if missing:
-        raise ValueError(f"{name} misses required arguments {missing}: {command!r}")
+        raise ConversionError(f"{name} misses required arguments {missing}: {command!r}")
     return name, kwargs
 
 
@@ -111,7 +112,7 @@ def convert(raw: dict) -> dict:
         elif role == "ai":
             content.append(_ai_turn(turn["text"]))
         else:
-            raise ValueError(f"unexpected role {role!r}")
+            raise ConversionError(f"unexpected role {role!r}")
     if content and content[-1]["class_"] in ("api_action", "code_action"):
         content += closing_turns(raw["instance_id"], message_in_content=True)
     details = {

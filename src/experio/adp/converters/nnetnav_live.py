@@ -32,6 +32,7 @@ from experio.adp.converters._base import (
     web,
 )
 from experio.adp.readers import Row
+from experio.adp.errors import ConversionError
 
 _SUMMARY = "In summary, the next action I will perform is"
 _GOAL = (
@@ -43,7 +44,7 @@ _GOAL = (
 def parse_observation(text: str) -> tuple[str, str, str]:
     """``(axtree, url, objective)`` of a NNetNav user turn."""
     if "OBSERVATION:" not in text or "\nURL: " not in text:
-        raise ValueError("user turn lacks 'OBSERVATION:' or 'URL:'")
+        raise ConversionError("user turn lacks 'OBSERVATION:' or 'URL:'")
     start, prev = text.find("OBJECTIVE:"), text.find("PREVIOUS ACTIONS:")
     objective = text[start + len("OBJECTIVE:") : prev].strip() if start != -1 and prev != -1 else ""
     axtree = text.split("OBSERVATION:")[1].split("\nURL: ")[0].strip()
@@ -55,7 +56,7 @@ def parse_action(text: str) -> dict:
     """The action of an assistant turn (``stop`` gives a message action)."""
     a, b = text.find("```"), text.rfind("```")
     if a == -1 or b <= a:
-        raise ValueError("assistant turn has no fenced action")
+        raise ConversionError("assistant turn has no fenced action")
     action = text[a + 3 : b].strip()
     thought = text[:a].replace(_SUMMARY, "").strip() or None
     name = action.split("[", 1)[0].strip().split()[0] if action.strip() else ""
@@ -63,7 +64,7 @@ def parse_action(text: str) -> dict:
 
     def arg(i: int) -> str:
         if len(args) <= i:
-            raise ValueError(f"action {action!r} misses argument {i + 1}")
+            raise ConversionError(f"action {action!r} misses argument {i + 1}")
         return args[i]
 
     if name == "type":
@@ -74,7 +75,7 @@ def parse_action(text: str) -> dict:
     if name == "scroll":
         delta = {"down": 500, "up": -500}.get(arg(0).strip().lower())
         if delta is None:
-            raise ValueError(f"scroll direction must be up or down: {action!r}")
+            raise ConversionError(f"scroll direction must be up or down: {action!r}")
         return api("scroll", {"delta_x": 0, "delta_y": delta}, thought)
     if name == "close_tab":
         return api("tab_close", {}, thought)
@@ -90,7 +91,7 @@ def parse_action(text: str) -> dict:
         return api("goto", {"url": f'"{arg(0)}"'}, thought)
     if name in ("go_back", "go_forward"):
         return api(name, {}, thought)
-    raise ValueError(f"unknown WebArena action {action!r}")
+    raise ConversionError(f"unknown WebArena action {action!r}")
 
 
 @register_converter("nnetnav-live", source="stanfordnlp/nnetnav-live")
@@ -106,7 +107,7 @@ class NNetNavLive(Converter):
                 content += [web(axtree, url), parse_action(msgs[2]["content"])]
             last = content[-1]
             if last["class_"] != "message_action":
-                raise ValueError(f"trajectory did not complete: last action is {last['function']}")
+                raise ConversionError(f"trajectory did not complete: last action is {last['function']}")
             last["content"] = f"<finish> {last['content'].strip()} </finish>"
             return Outcome(tuple(lines), trajectory(tid, content, {"source": "nnetnav-live"}))
         except Exception as e:  # noqa: BLE001

@@ -26,6 +26,7 @@ from experio.adp.converters._base import (
     wrap_finish,
 )
 from experio.adp.converters.code_feedback import split_code
+from experio.adp.errors import ConversionError
 
 
 def _step(step: dict) -> dict:
@@ -36,7 +37,7 @@ def _step(step: dict) -> dict:
         return obs(text, "user")
     if role == "assistant":
         return split_code(text) or msg(text, None)
-    raise ValueError(f"unexpected role {role!r}; expected system, user or assistant")
+    raise ConversionError(f"unexpected role {role!r}; expected system, user or assistant")
 
 
 @register_converter("orca_agentinstruct", source="microsoft/orca-agentinstruct-1M-v1")

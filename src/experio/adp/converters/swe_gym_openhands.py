@@ -30,6 +30,7 @@ from experio.adp.converters._base import (
     register_converter,
     trajectory,
 )
+from experio.adp.errors import ConversionError
 
 _PRIOR = (
     "2. Create a script to reproduce the error and execute it with "
@@ -87,7 +88,7 @@ def convert(raw: dict) -> dict:
                     pending += 1
                     content.append(api(fn, kwargs, thought))
         else:
-            raise ValueError(f"unexpected role {role!r}")
+            raise ConversionError(f"unexpected role {role!r}")
     last = content[-1]
     if last["class_"] != "message_action" or "<finish>" not in last["content"]:
         content += closing_turns(raw["instance_id"], message_in_content=True)

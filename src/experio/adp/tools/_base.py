@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from experio.adp.errors import UnknownToolsetError
+from experio.adp.errors import TrajectoryError, UnknownToolsetError
 
 _PY_TO_JSON = {
     "str": "string",
@@ -119,7 +119,7 @@ def parse_tool(block: str) -> Tool:
     header, _, body = block.partition("\n")
     m = _HEADER.match(header.strip())
     if not m:
-        raise ValueError(f"tool block does not start with 'name(params)': {header!r}")
+        raise TrajectoryError(f"tool block does not start with 'name(params)': {header!r}")
     descs = {}
     for line in body.splitlines():
         a = _ARG_LINE.match(line)
@@ -146,7 +146,7 @@ def parse_api_text(text: str) -> tuple[Tool, ...]:
     """Split an API text (blocks separated by blank lines, headers at column 0)."""
     starts = [m.start() for m in re.finditer(r"^\w+\(.*\)(?: -> .+)?$", text, re.M)]
     if not starts:
-        raise ValueError("API text holds no 'name(params)' header at column 0")
+        raise TrajectoryError("API text holds no 'name(params)' header at column 0")
     bounds = starts + [len(text)]
     return tuple(parse_tool(text[a:b]) for a, b in zip(bounds, bounds[1:]))
 
