@@ -1,0 +1,29 @@
+"""`experio.train`: supervised fine-tuning on ADP trajectories (LoRA or full), on the hf backend's model.
+
+    >>> from experio.train import sft
+    >>> r = sft(["runs/expert/trajectories.jsonl"], out="runs/sft")    # doctest: +SKIP
+    >>> r.adapter                                                      # runs/sft/adapter (peft)  # doctest: +SKIP
+
+`experio.train.sft` runs the loop (module docstring: the run folder), `experio.train.data` turns
+trajectories into token ids and labels, `experio.train.model` holds LoRA and the loss at
+labelled positions only. Errors: see `experio.train.errors`.
+"""
+
+from .data import IGNORE, Example, check_disjoint, eval_ids, plan_steps, read_examples, tokenize, training_examples_of
+from .errors import (
+    BaseModelNotFoundError,
+    CheckpointMismatchError,
+    NoExamplesError,
+    SplitOverlapError,
+    TrainDataError,
+    TrainError,
+)
+from .model import full_logits_loss, labelled_loss, load_base, trainable
+from .sft import SFTConfig, SFTResult, sft
+
+__all__ = [
+    "BaseModelNotFoundError", "CheckpointMismatchError", "Example", "IGNORE", "NoExamplesError", "SFTConfig",
+    "SFTResult", "SplitOverlapError", "TrainDataError", "TrainError", "check_disjoint", "eval_ids",
+    "full_logits_loss", "labelled_loss", "load_base", "plan_steps", "read_examples", "sft", "tokenize",
+    "trainable", "training_examples_of",
+]
