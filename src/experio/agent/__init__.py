@@ -13,15 +13,23 @@ whose `available_apis` are the environment's tools. Errors: see `experio.agent.e
 """
 
 from .context import CONTEXTS, Block, ContextManager, FoldContext, Interaction, ReActContext, make_context
-from .errors import AgentError, EpisodeRecordError, NotAnAgentRunError, UnknownContextError
+from .errors import (AgentError, EpisodeRecordError, ExpertError, NoAssistantTurnError, NoWalkthroughError,
+                     NotAnAgentRunError, SeedOverlapError, TrainingDataError, UnknownContextError)
+from .expert import (EXPERT_ENVS, FOLD_RULE, WalkthroughExpert, check_expert_env, fold_directive, run_expert, thinking_for,
+                     walkthrough_action)
 from .loop import AgentConfig, EpisodeResult, Reply, build_prompt, response_schema, run_episode
-from .records import EpisodeDetails, available_apis, read_episodes
+from .records import EpisodeDetails, agent_folder, available_apis, read_episodes
 from .report import compute_metrics, write_report
-from .runner import finished_episodes, run_agent
+from .runner import finished_episodes, run_agent, run_episodes
+from .seeds import check_disjoint, recorded_seeds
+from .training import TrainingExample, training_examples
 
 __all__ = [
-    "AgentConfig", "AgentError", "Block", "CONTEXTS", "ContextManager", "EpisodeDetails", "EpisodeRecordError",
-    "EpisodeResult", "FoldContext", "Interaction", "NotAnAgentRunError", "ReActContext", "Reply",
-    "UnknownContextError", "available_apis", "build_prompt", "compute_metrics", "finished_episodes",
-    "make_context", "read_episodes", "response_schema", "run_agent", "run_episode", "write_report",
+    "AgentConfig", "AgentError", "Block", "CONTEXTS", "ContextManager", "EXPERT_ENVS", "EpisodeDetails",
+    "EpisodeRecordError", "EpisodeResult", "ExpertError", "FOLD_RULE", "FoldContext", "Interaction",
+    "NoAssistantTurnError", "NoWalkthroughError", "NotAnAgentRunError", "ReActContext", "Reply", "SeedOverlapError",
+    "TrainingDataError", "TrainingExample", "UnknownContextError", "WalkthroughExpert", "agent_folder",
+    "available_apis", "build_prompt", "check_disjoint", "check_expert_env", "compute_metrics", "finished_episodes", "fold_directive",
+    "make_context", "read_episodes", "recorded_seeds", "response_schema", "run_agent", "run_episode",
+    "run_episodes", "run_expert", "thinking_for", "training_examples", "walkthrough_action", "write_report",
 ]

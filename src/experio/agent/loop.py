@@ -85,8 +85,8 @@ def build_prompt(task_goal: str, tools: str, context: ContextManager, turn: int,
     if advice:
         parts.append(advice.rstrip() + "\n")
     parts.append(context.history())
-    if step.admissible and not (last_turn and answers):
-        shown = list(step.admissible)[: config.max_admissible_shown]
+    shown = shown_actions(step, last_turn, answers, config)
+    if shown:
         parts.append(prompts.ADMISSIBLE.format(actions=", ".join(shown)))
     if last_turn and answers:
         parts.append(prompts.LAST_TURN)
@@ -131,6 +131,12 @@ class _Episode:
     content: list[Any]
     rewards: list[float] = field(default_factory=list)
     directives: list[Any] = field(default_factory=list)
+    # What re-renders every turn's prompt (`training_examples`): the raw response text of the
+    # attempt that was used (None: unreadable), the admissible actions the prompt listed
+    # (None: no list), and the problems of the earlier attempt shown in that prompt.
+    responses: list[str | None] = field(default_factory=list)
+    shown: list[list[str] | None] = field(default_factory=list)
+    problems: list[list[str]] = field(default_factory=list)
 
 
 def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
@@ -159,7 +165,7 @@ def run_episode(llm: LLM, env: Environment, task: Task, context: ContextManager,
             ep.result.success = step.success
             break
     ep.result.seconds = round(time.perf_counter() - t0, 2)
-    return _finish(ep, task, llm)
+    return _finish(ep, task, llm, config.max_steps)
 
 
 def _start(env: Environment, task: Task, context: ContextManager, guidance) -> _Episode:
@@ -182,26 +188,39 @@ def _ask(llm: LLM, ep: _Episode, turn: int, config: AgentConfig) -> Reply:
     result, context, last_turn = ep.result, ep.context, turn == config.max_steps
     schema = response_schema(context, turn, ep.step, last_turn, ep.env.answers, config.constrain_fold)
     reply = Reply(None)
+    ep.shown.append(shown_actions(ep.step, last_turn, ep.env.answers, config))
     for attempt in range(config.retries + 1):
+        asked_with = reply.problems
         prompt = build_prompt(ep.goal, ep.tools, context, turn, config.max_steps, ep.step, last_turn,
-                              ep.env.answers, config, reply.problems, ep.advice)
+                              ep.env.answers, config, asked_with, ep.advice)
         if attempt == 0:
             result.prompt_tokens.append(llm.count_tokens(prompt))
         seed = None if config.seed is None else config.seed * 1000 + turn * 10 + attempt
         try:
-            response = llm.generate(prompt, max_tokens=400, temperature=config.temperature,
-                                    seed=seed, json_schema=schema)[0].parsed
+            completion = llm.generate(prompt, max_tokens=400, temperature=config.temperature,
+                                      seed=seed, json_schema=schema)[0]
         except SchemaMismatchError as e:
             reply = Reply(None, [f"response was not valid JSON for the schema ({e})"], e.text)
         else:
-            reply = Reply(response, context.validate(turn, context.directive(response)))
+            response = completion.parsed
+            reply = Reply(response, context.validate(turn, context.directive(response)), completion.text)
             if not reply.problems:
-                return reply
+                break
             result.invalid_directives += attempt == 0
         result.retries += attempt < config.retries
-    if reply.response is not None:
-        result.directive_repairs += 1
+    else:
+        if reply.response is not None:
+            result.directive_repairs += 1
+    ep.responses.append(None if reply.response is None else reply.raw)
+    ep.problems.append(list(asked_with))
     return reply
+
+
+def shown_actions(step: Step, last_turn: bool, answers: bool, config: AgentConfig) -> list[str] | None:
+    """The admissible actions a turn's prompt lists (None when it lists none); `build_prompt` shows these."""
+    if step.admissible and not (last_turn and answers):
+        return list(step.admissible)[: config.max_admissible_shown]
+    return None
 
 
 def _act(ep: _Episode, reply: Reply, last_turn: bool) -> tuple[str, str, Step]:
@@ -238,7 +257,7 @@ def _act(ep: _Episode, reply: Reply, last_turn: bool) -> tuple[str, str, Step]:
     return action, step.observation, step
 
 
-def _finish(ep: _Episode, task: Task, llm: LLM) -> EpisodeResult:
+def _finish(ep: _Episode, task: Task, llm: LLM, max_steps: int) -> EpisodeResult:
     """The episode's trajectory: its content, its typed details, and the tools it could call."""
     r = ep.result
     r.details = EpisodeDetails(
@@ -247,6 +266,8 @@ def _finish(ep: _Episode, task: Task, llm: LLM) -> EpisodeResult:
         invalid_directives=r.invalid_directives, directive_repairs=r.directive_repairs,
         unreadable_responses=r.unreadable_responses, retries=r.retries, seconds=r.seconds,
         fold_directives=ep.directives, llm=getattr(llm, "name", type(llm).__name__), goal=ep.goal,
+        policy=getattr(llm, "policy", "model"), max_steps=max_steps, answers=bool(ep.env.answers), tools=ep.tools,
+        advice=ep.advice, responses=ep.responses, admissible=ep.shown, problems=ep.problems,
     )
     r.trajectory = Trajectory(id=f"{ep.context.name}/{task.id}", content=ep.content, details=r.details.to_details(),
                               available_apis=available_apis(ep.env.tools))

@@ -31,6 +31,7 @@ ADP tool registries write them, so `experio adp validate` knows every api_action
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from dataclasses import dataclass, field, fields
 from typing import Any, Sequence
 
@@ -40,6 +41,8 @@ from experio.runs import RunFolder
 from .errors import EpisodeRecordError, NotAnAgentRunError
 
 KIND = "agent"  # the run folder kind of `experio agent run`
+EXPERT_KIND = "agent expert"  # of `experio agent expert`: its own kind, so no model run resumes into it
+KINDS = (KIND, EXPERT_KIND)
 
 
 @dataclass
@@ -62,6 +65,16 @@ class EpisodeDetails:
     fold_directives: list[Any] = field(default_factory=list)  # the context's directive per turn
     llm: str = ""
     goal: str = ""  # newer than the first records: default ""
+    # Newer still (what `training_examples` re-renders each turn's prompt from; older records
+    # lack them and are rendered as a plain chat instead):
+    policy: str = "model"  # who chose the actions: "model", or "expert-walkthrough" (a rule)
+    max_steps: int = 0  # the step budget (each prompt says "Turn t of max_steps")
+    answers: bool = False  # the environment takes a final answer on the last turn
+    tools: str = ""  # the tools text of the prompt
+    advice: str = ""  # guidance put in every prompt (memory items), "" when none
+    responses: list[Any] = field(default_factory=list)  # per turn: the raw response text used (None: unreadable)
+    admissible: list[Any] = field(default_factory=list)  # per turn: the actions the prompt listed (None: none)
+    problems: list[Any] = field(default_factory=list)  # per turn: earlier attempt's problems the prompt showed
 
     @property
     def env(self) -> str:
@@ -100,20 +113,23 @@ class EpisodeDetails:
 
 
 _REQUIRED = ("task", "context", "success", "reward", "steps", "prompt_tokens")
-_INTS = {"steps", "invalid_actions", "invalid_directives", "directive_repairs", "unreadable_responses", "retries"}
+_INTS = {"steps", "invalid_actions", "invalid_directives", "directive_repairs", "unreadable_responses", "retries",
+         "max_steps"}
+_BOOLS = {"success", "answers"}
+_LISTS = {"rewards", "prompt_tokens", "fold_directives", "responses", "admissible", "problems"}
 
 
 def _parse(name: str, text: Any) -> Any:
     try:
         if name == "task":
             return Task.from_dict(json.loads(text))
-        if name == "success":
+        if name in _BOOLS:
             return text == "true"
         if name in _INTS:
             return int(text)
         if name in ("reward", "seconds"):
             return float(text)
-        if name in ("rewards", "prompt_tokens", "fold_directives"):
+        if name in _LISTS:
             value = json.loads(text)
             if not isinstance(value, list):
                 raise EpisodeRecordError(f"details key {name!r} cannot be read (expected a JSON list, got {text!r})")
@@ -121,6 +137,16 @@ def _parse(name: str, text: Any) -> Any:
         return str(text)
     except (ValueError, TypeError) as e:  # json.JSONDecodeError and TaskError are ValueErrors
         raise EpisodeRecordError(f"details key {name!r} cannot be read ({e})") from None
+
+
+def agent_folder(path: str | Path) -> RunFolder:
+    """The run folder at `path` as `experio agent run` or `experio agent expert` made it.
+
+    Its recorded kind decides (a new folder, or one of another command, is taken as "agent",
+    so `check_kind` names the owner).
+    """
+    owner = RunFolder(path, KIND).owner() if Path(path).is_dir() else None
+    return RunFolder(path, owner if owner in KINDS else KIND)
 
 
 def read_episodes(run: RunFolder) -> list[EpisodeDetails]:

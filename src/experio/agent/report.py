@@ -8,15 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from experio.runs import RunFolder, markdown_table, pct, save_line_plot, write_json, write_text
+from experio.runs import markdown_table, pct, save_line_plot, write_json, write_text
 
 from .errors import EpisodeRecordError
-from .records import KIND, EpisodeDetails, read_episodes
+from .records import EXPERT_KIND, EpisodeDetails, agent_folder, read_episodes
 
 
 def episode_rows(out: Path) -> list[EpisodeDetails]:
     """The episodes of an agent run folder (RunFolderError if it is another command's)."""
-    return read_episodes(RunFolder(out, KIND))
+    return read_episodes(agent_folder(out))
 
 
 def compute_metrics(episodes: list[EpisodeDetails]) -> dict[str, dict[str, Any]]:
@@ -63,7 +63,7 @@ def write_report(out: Path) -> dict[str, Any]:
     records) raises RunFolderError and nothing is written to it.
     """
     out = Path(out)
-    run = RunFolder(out, KIND)
+    run = agent_folder(out)
     run.check_kind(must_exist=True)
     if not run.records_path.is_file():
         raise EpisodeRecordError(f"{out} has no {run.records_path.name}: not an agent run folder")
@@ -73,7 +73,8 @@ def write_report(out: Path) -> dict[str, Any]:
              pct(m["unreadable_response_rate"]), pct(m["invalid_directive_rate"]), pct(m["directive_repair_rate"]),
              f"{m['prompt_tokens_turn1']:.0f}", f"{m['prompt_tokens_last_turn']:.0f} ({m['turns_reached']})"]
             for ctx, m in metrics.items()]
-    lines = [f"# Agent run: {out.name}", "", *markdown_table(HEADERS, rows)]
+    title = "Expert run (walkthrough replays, rule-written thoughts)" if run.kind == EXPERT_KIND else "Agent run"
+    lines = [f"# {title}: {out.name}", "", *markdown_table(HEADERS, rows)]
     if {"react", "fold"} <= metrics.keys():
         n = min(metrics["react"]["turns_reached"], metrics["fold"]["turns_reached"])
         if n:

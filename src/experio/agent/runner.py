@@ -60,13 +60,28 @@ def run_agent(
     """
     config = config or AgentConfig()
     make_context(context)  # fail fast on an unknown name
-    run = RunFolder(out, KIND)
+    settings = {"llm": getattr(llm, "name", type(llm).__name__),
+                "model": str(getattr(llm, "model_path", getattr(llm, "model", "")))}
+    return run_episodes(out, KIND, env, tasks, context, config, settings,
+                        lambda e, task: run_episode(llm, e, task, make_context(context), config, on_turn=on_turn),
+                        resume=resume, env_options=env_options, progress=progress, on_episode=on_episode)
+
+
+def run_episodes(out: Path, kind: str, env: str | Environment, tasks: Sequence[Task], context: str,
+                 config: AgentConfig, settings: dict[str, Any], episode, *, resume: bool = False,
+                 env_options: dict[str, Any] | None = None, progress: bool = True, on_episode=None) -> dict[str, Any]:
+    """The run-folder loop shared by `run_agent` and `run_expert`: `episode(env, task) -> EpisodeResult`.
+
+    Claims `out` for `kind`, records the settings under the context's entry of config.json,
+    skips finished (context, task) pairs when resuming, appends one trajectory per episode,
+    and writes the report.
+    """
+    run = RunFolder(out, kind)
     done = {(e.context, e.task_id) for e in read_episodes(run)}
     run.open(resume=resume, finished=sum(1 for c, _ in done if c == context),
              what=f"episode(s) with context {context!r}")
     run.set_config([context], {
-        "env": env if isinstance(env, str) else env.name, "context": context, "llm": getattr(llm, "name", type(llm).__name__),
-        "model": str(getattr(llm, "model_path", getattr(llm, "model", ""))),
+        "env": env if isinstance(env, str) else env.name, "context": context, **settings,
         "tasks": [t.to_dict() for t in tasks], **asdict(config),
     })
     todo = [t for t in tasks if (context, t.id) not in done]
@@ -77,7 +92,7 @@ def run_agent(
         with run.appender(encode=_wire) as records, \
                 progress_bar("episodes", len(tasks), len(tasks) - len(todo), enabled=progress) as advance:
             for task in todo:
-                result = run_episode(llm, env, task, make_context(context), config, on_turn=on_turn)
+                result = episode(env, task)
                 records.write(result.trajectory)
                 advance(result.success)
                 if on_episode:

@@ -1,4 +1,4 @@
-"""`experio agent run | report`: episodes of an LLM agent in a real environment."""
+"""`experio agent run | expert | report`: episodes of an LLM agent (or of the walkthrough expert) in a real environment."""
 
 from __future__ import annotations
 
@@ -69,23 +69,57 @@ def run(
         help="Let the schema admit only valid fold ranges (default), or any [int, int] left to validation and repair."),
     out: Path = typer.Option(..., "--out", help="Run folder, e.g. runs/tw-fold."),
     resume: bool = typer.Option(False, "--resume", help="Skip episodes already in the run folder."),
+    train_data: list[Path] = typer.Option(
+        [], "--train-data", help="A run folder or ADP file the model was trained on: refuse tasks with its seeds (repeatable)."),
     llm: Optional[str] = LLMOption,
     model: Optional[str] = ModelOption,
     base_url: Optional[str] = BaseUrlOption,
     api_key: Optional[str] = ApiKeyOption,
 ) -> None:
     """Run one context manager on a task set; record ADP trajectories and a report."""
-    from experio.agent import AgentConfig, make_context, run_agent
+    from experio.agent import AgentConfig, check_disjoint, make_context, run_agent
     from experio.envs import get_env_spec
 
     get_env_spec(env)  # an unknown --env lists the known ones, before anything else
     make_context(context)
     task_list = resolve_tasks(env, tasks, seed, parse_settings(env, setting))
+    check_disjoint(task_list, train_data, what="--train-data")
     backend = open_llm(llm, model, base_url, api_key)
     config = AgentConfig(max_steps=max_steps, temperature=temperature, seed=sample_seed, constrain_fold=constrain_fold)
     metrics = run_agent(backend, env, task_list, context, out, config=config, resume=resume)
     show_metrics(metrics)
     console.print(f"Run record: {out}/ (config.json, trajectories.jsonl, metrics.json, report.md, prompt_tokens.png)")
+
+
+@app.command()
+def expert(
+    env: str = typer.Option(..., "--env", help="An environment whose games have a walkthrough: textworld."),
+    tasks: str = typer.Option("5", "--tasks", help="A number of seeded tasks, or a JSONL task file."),
+    context: str = typer.Option("fold", "--context", help="react (full history) or fold (AgentFold)."),
+    max_steps: int = typer.Option(40, "--max-steps", min=1, help="The step budget the prompts show: use the agent's."),
+    seed: int = typer.Option(0, help="First task seed (keep training seeds apart from evaluation seeds)."),
+    setting: list[str] = typer.Option([], "--setting", help="Task setting key=value, e.g. quest_length=2 (repeatable)."),
+    out: Path = typer.Option(..., "--out", help="Run folder, e.g. runs/expert-ql2."),
+    resume: bool = typer.Option(False, "--resume", help="Skip episodes already in the run folder."),
+    eval_data: list[Path] = typer.Option(
+        [], "--eval-data", help="An evaluation run folder or ADP file: refuse tasks with its seeds (repeatable)."),
+) -> None:
+    """Replay each game's walkthrough through the agent loop; record ADP trajectories for training.
+
+    The actions are the walkthrough's, the thoughts and fold directives are written by stated
+    rules (no model runs); every episode wins its game.
+    """
+    from experio.agent import check_disjoint, check_expert_env, make_context, run_expert
+    from experio.envs import get_env_spec
+
+    get_env_spec(env)
+    check_expert_env(env)
+    make_context(context)
+    task_list = resolve_tasks(env, tasks, seed, parse_settings(env, setting))
+    check_disjoint(task_list, eval_data, what="--eval-data")
+    metrics = run_expert(env, task_list, context, out, max_steps=max_steps, resume=resume)
+    show_metrics(metrics)
+    console.print(f"Expert record: {out}/trajectories.jsonl (ADP; policy expert-walkthrough, rule-written thoughts)")
 
 
 @app.command()
