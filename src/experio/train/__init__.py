@@ -26,4 +26,8 @@ __all__ = [
     "SFTResult", "SplitOverlapError", "TrainDataError", "TrainError", "check_disjoint", "eval_ids",
     "full_logits_loss", "labelled_loss", "load_base", "plan_steps", "read_examples", "sft", "tokenize",
     "trainable", "training_examples_of",
+    "AdapterMismatchError", "AdapterNotFoundError", "ExportError", "ExportResult", "export",  # export
 ]
+
+from .errors import AdapterMismatchError, AdapterNotFoundError, ExportError  # noqa: E402
+from .export import ExportResult, export  # noqa: E402

@@ -7,8 +7,12 @@
           │    └── SplitOverlapError   a trajectory id in both the training and the evaluation data
           ├── BaseModelNotFoundError   --base names a path that does not exist
           │                            (also experio.errors.InputFileError)
-          └── CheckpointMismatchError  --resume with a checkpoint made with another base model,
-                                       data or settings (also experio.errors.RunFolderError)
+          ├── CheckpointMismatchError  --resume with a checkpoint made with another base model,
+          │                            data or settings (also experio.errors.RunFolderError)
+          └── ExportError              `train export` cannot merge or write the tuned model
+               ├── AdapterNotFoundError  no adapter (or trained model) in the folder given
+               │                         (also experio.errors.InputFileError)
+               └── AdapterMismatchError  an adapter trained on another base model
 
 Errors of the model loader (`experio.llm.ModelLoadError`, `ModelFileError`), of the ADP readers
 (`experio.adp.TrajectoryError`) and of the run folder (`experio.errors.ResumeRequired`: pass
@@ -47,3 +51,15 @@ class BaseModelNotFoundError(TrainError, InputFileError):
 
 class CheckpointMismatchError(TrainError, RunFolderError):
     """A checkpoint to resume from was made with another base model, data or settings."""
+
+
+class ExportError(TrainError):
+    """The tuned model cannot be merged or written (a base that is not a GGUF, a non-LoRA adapter)."""
+
+
+class AdapterNotFoundError(ExportError, InputFileError):
+    """The folder given to `train export` holds no adapter (adapter_config.json + weights) or trained model."""
+
+
+class AdapterMismatchError(ExportError):
+    """The adapter was trained on another base model (names, weights or shapes differ)."""
