@@ -202,7 +202,7 @@ def test_cli_expert_report_and_the_seed_check_of_agent_run(tmp_path, tw):
 
 @pytest.mark.parametrize("args, message", [
     (["--env", "miniwob"], "no walkthrough to replay; expert episodes work with: textworld"),
-    (["--env", "nethack"], "unknown environment 'nethack'; choose one of miniwob, textworld"),
+    (["--env", "nethack"], "unknown environment 'nethack'; choose one of"),
     (["--env", "textworld", "--setting", "quest_lenght=2"], "unknown textworld setting 'quest_lenght'"),
     (["--env", "textworld", "--tasks", "0"], "--tasks must be at least 1, got 0"),
     (["--env", "textworld", "--context", "flod"], "unknown context manager 'flod'; choose one of: fold, react"),
