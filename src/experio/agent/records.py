@@ -26,6 +26,7 @@ ADP tool registries write them, so `experio adp validate` knows every api_action
         Args:
             ref (int): its [number]
     <BLANKLINE>
+    <BLANKLINE>
 """
 
 from __future__ import annotations

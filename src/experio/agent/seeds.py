@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 
 from experio.adp import read_trajectories
 from experio.envs import Task
-from experio.errors import input_file
+from experio.errors import InputFileError, input_file
 from experio.runs import read_json, read_records
 
 from .errors import EpisodeRecordError, SeedOverlapError
@@ -65,7 +65,7 @@ def check_disjoint(tasks: Sequence[Task], paths: Sequence[str | Path], what: str
     """SeedOverlapError when a task's (environment, seed) is in one of `paths` (run folders or ADP files)."""
     for path in paths:
         if not Path(path).exists():
-            raise EpisodeRecordError(f"{what} {path} does not exist; pass a run folder or an ADP file")
+            raise InputFileError(f"{what} {path} does not exist; pass a run folder or an ADP file")
         held = recorded_seeds(path)
         if not held:
             raise EpisodeRecordError(f"{what} {path} holds no tasks: not a run folder of experio agent run / "
