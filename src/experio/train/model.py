@@ -11,6 +11,7 @@ whose next token is labelled (the completion), which gives the same loss as full
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,9 @@ def trainable(model: Any, *, lora: bool, r: int = 16, alpha: int = 32, dropout: 
 
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules="all-linear",
                         bias="none", task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing for a user to do
+        warnings.simplefilter("ignore", FutureWarning)
+        return get_peft_model(model, config)
 
 
 def causal_lm(model: Any) -> Any:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from experio.errors import ResumeRequired, UsageError, unknown_name
+from experio.errors import ResumeRequired, UsageError, input_file, unknown_name
 from experio.runs import RejectsFile, RunFolder
 
 from . import checkpoint as ckpt
@@ -175,7 +175,9 @@ def _tokenized(pairs: list, llm: Any, cfg: SFTConfig, rejects: RejectsFile) -> t
 def _open_run(cfg: SFTConfig, dist: Dist) -> tuple[RunFolder, Path | None]:
     """Claim the folder; the checkpoint to resume from (checked against the settings), if any."""
     run = RunFolder(cfg.out, KIND)
-    base_path(cfg.base)  # a missing base is one clear line before anything else
+    base_path(cfg.base)  # a missing base or data file is one clear line before the model loads
+    for path in [*cfg.data, *cfg.eval_data]:
+        input_file(path, "training data file")
     found = ckpt.latest(cfg.out)
     finished = ckpt.state(found).get("step", 0) if found else int((run.path / "adapter").is_dir())
     if dist.main:

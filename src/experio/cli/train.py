@@ -1,0 +1,70 @@
+"""`experio train sft`: fine-tune the embedded model (or another) on ADP trajectories.
+
+On more processes or devices the same command runs under accelerate (docs/train.md):
+
+    accelerate launch --num_processes 2 -m experio.cli train sft DATA... --out runs/NAME
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .common import console, make_app, table
+
+app = make_app(help="Train on ADP trajectories: supervised fine-tuning (LoRA or full).", no_args_is_help=True)
+
+
+@app.command()
+def sft(
+    data: List[Path] = typer.Argument(..., help="ADP files (JSONL, JSONL.gz, JSON, Parquet; experio runs, "
+                                                "expert runs, converted or mixed datasets)."),
+    out: Path = typer.Option(..., "--out", help="Run folder, e.g. runs/sft."),
+    base: str = typer.Option("embedded", "--base", help="embedded, or a GGUF file / transformers model folder."),
+    lora: bool = typer.Option(True, "--lora/--full", help="LoRA adapters (default) or full fine-tuning."),
+    r: int = typer.Option(16, "--r", help="LoRA rank."),
+    alpha: int = typer.Option(32, "--alpha", help="LoRA alpha."),
+    dropout: float = typer.Option(0.0, "--dropout", help="LoRA dropout."),
+    lr: float = typer.Option(3e-4, "--lr", help="Peak learning rate (AdamW)."),
+    epochs: int = typer.Option(1, "--epochs"),
+    max_len: int = typer.Option(1024, "--max-len", help="Tokens per example; longer prompts lose tokens from the left."),
+    batch_size: int = typer.Option(4, "--batch-size", help="Examples per micro-batch (grouped by length)."),
+    grad_accum: int = typer.Option(2, "--grad-accum", help="Micro-batches per optimizer step."),
+    schedule: str = typer.Option("cosine", "--schedule", help="cosine, linear or constant (after warmup)."),
+    warmup: float = typer.Option(0.05, "--warmup", help="Share of the steps with linear warmup."),
+    eval_fraction: float = typer.Option(0.1, "--eval-fraction", help="Share of trajectories held out (by id)."),
+    eval_data: List[Path] = typer.Option([], "--eval-data", help="Held-out ADP files instead of a split (repeatable)."),
+    checkpoint_every: int = typer.Option(50, "--checkpoint-every", help="Checkpoint every K optimizer steps."),
+    eval_every: int = typer.Option(0, "--eval-every", help="Eval loss every K steps (0: at each checkpoint)."),
+    stop_after: Optional[int] = typer.Option(None, "--stop-after", help="Stop after this many steps (resume later)."),
+    seed: int = typer.Option(0, "--seed"),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in --out."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Supervised fine-tuning: loss on the assistant's tokens only, held-out eval loss, checkpoints, report."""
+    from experio.train import sft as run_sft
+
+    result = run_sft(data, out=out, base=base, lora=lora, r=r, alpha=alpha, dropout=dropout, lr=lr, epochs=epochs,
+                     max_len=max_len, batch_size=batch_size, grad_accum=grad_accum, schedule=schedule, warmup=warmup,
+                     eval_fraction=eval_fraction, eval_data=eval_data, checkpoint_every=checkpoint_every,
+                     eval_every=eval_every, stop_after=stop_after, seed=seed, resume=resume, progress=not quiet)
+    m = result.metrics
+    if not m:  # a process other than rank 0 of a multi-process run
+        return
+    t = table("measure", "value", title=f"SFT {out}")
+    for name, value in (("examples (train / eval)", f"{m['train_examples']} / {m['eval_examples']}"),
+                        ("steps", f"{m['steps']} of {m['total_steps']}"),
+                        ("train loss", f"{_f(m['first_train_loss'])} -> {_f(m['last_train_loss'])}"),
+                        ("eval loss", f"{_f(m['first_eval_loss'])} -> {_f(m['last_eval_loss'])}"),
+                        ("tokens/s", _f(m["tokens_per_s"], 1)), ("rejected rows", m["rejected"])):
+        t.add_row(name, str(value))
+    console.print(t)
+    weights = result.adapter or result.model
+    console.print(f"weights: {weights}   report: {out / 'report.md'}"
+                  + (f"   rejects: {result.rejects}" if result.rejects else ""), highlight=False)
+
+
+def _f(x: Optional[float], digits: int = 4) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
