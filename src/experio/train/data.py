@@ -19,13 +19,13 @@ What the model learns, exactly:
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 import random
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
-from experio.adp import ApiAction, CodeAction, MessageAction, TextObservation, Trajectory, iter_trajectory_rows
+from experio.adp import Trajectory, iter_trajectory_rows
+from experio.agent import NoAssistantTurnError, TrainingExample, training_examples
 from experio.errors import ExperioError, input_file
 from experio.runs import RejectsFile
 
@@ -71,36 +71,13 @@ def tokenize(prompt_text: str, completion: str, tokenizer: Any, *, max_len: int,
 
 # ------------------------------------------------------------------------------ examples
 
-def training_examples_of(traj: Trajectory) -> list:
+def training_examples_of(traj: Trajectory) -> list[TrainingExample]:
     """Every assistant turn of `traj` as (prompt, completion): `experio.agent.training_examples`."""
-    training_examples = getattr(importlib.import_module("experio.agent"), "training_examples", None)
-    if training_examples is None:  # the agent layer's renderer has not landed yet: a chat-rendering stand-in
-        return _chat_examples(traj)
     return training_examples(traj)
 
 
-@dataclass(frozen=True)
-class _ChatExample:
-    prompt: list[dict]
-    completion: str
-    source: str
-
-
-def _chat_examples(traj: Trajectory) -> list[_ChatExample]:
-    messages: list[dict] = []
-    out = []
-    for item in traj.content:
-        if isinstance(item, TextObservation):
-            messages.append({"role": "user" if item.source == "user" else "tool", "content": item.content})
-        elif isinstance(item, (MessageAction, ApiAction, CodeAction)):
-            text = item.content if isinstance(item, (MessageAction, CodeAction)) else f"{item.function}({item.kwargs})"
-            out.append(_ChatExample(list(messages), " " + text, f"{traj.id}#turn{len(out) + 1}"))
-            messages.append({"role": "assistant", "content": text})
-    return out
-
-
 def read_examples(paths: Sequence[str | os.PathLike], rejects: RejectsFile,
-                  examples_of: Callable[[Trajectory], list] = training_examples_of) -> list[tuple[str, Any]]:
+                  examples_of: Callable[[Trajectory], list] = training_examples_of) -> list[tuple[str, TrainingExample]]:
     """(trajectory id, training example) for every assistant turn in the ADP files `paths`.
 
     A row that is not an ADP trajectory, or a trajectory with no assistant turn, goes to
@@ -116,7 +93,9 @@ def read_examples(paths: Sequence[str | os.PathLike], rejects: RejectsFile,
                 continue
             try:
                 examples = examples_of(row.trajectory)
-            except ExperioError as e:
+            except NoAssistantTurnError:
+                examples = []
+            except ExperioError as e:  # a record the agent layer cannot replay (its message says why)
                 rejects.add(row.line, f"cannot be rendered: {e}", where)
                 continue
             if not examples:
