@@ -24,7 +24,8 @@ TIMEOUT = 30
 SLOW = {
     "make demo": "the whole set-up",
     "make test": "the whole test suite",
-    "experio agent ": "plays model episodes for minutes",
+    "experio agent run": "plays model episodes for minutes",
+    "experio agent report runs/": "reads the agent runs above",
     "experio memory run": "plays model episodes for minutes",
     "experio memory show runs/": "reads the bank of a memory run above",
     "experio emergence game": "plays the guessing game with the model for minutes",
