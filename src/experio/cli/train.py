@@ -68,3 +68,24 @@ def sft(
 
 def _f(x: Optional[float], digits: int = 4) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+@app.command("export")
+def export_command(
+    run: Path = typer.Argument(..., help="A training run folder (runs/NAME, with adapter/) or a peft adapter folder."),
+    base: Optional[str] = typer.Option(None, "--base", help="embedded, or the GGUF the adapter was trained on "
+                                                            "(default: the run's base, else embedded)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where model-hf/ and model.gguf go (default: the run folder)."),
+    gguf_type: str = typer.Option("q8_0", "--gguf-type", help="q8_0 or f16: the type of the tensors the adapter changes."),
+    hf: bool = typer.Option(True, "--hf/--no-hf", help="Write the merged transformers folder model-hf/."),
+) -> None:
+    """Merge the LoRA adapter into the base: model-hf/ (hf backend) and model.gguf (llamacpp, llama_cpp.server)."""
+    from experio.train import export
+
+    result = export(run, base=base, out=out, gguf_type=gguf_type, hf=hf)
+    t = table("output", "path", title=f"export {run}")
+    if result.hf_dir:
+        t.add_row("hf folder", str(result.hf_dir))
+    t.add_row(f"GGUF ({len(result.changed)} tensors as {result.gguf_type.upper()})", str(result.gguf_path))
+    console.print(t)
+    console.print(f"run it: experio generate --model {result.gguf_path} \"...\"", highlight=False)
