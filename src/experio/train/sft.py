@@ -368,6 +368,6 @@ class Loop:
         self.dist.barrier()
 
     def report(self) -> dict:
-        summary = {**self.data.summary, "total_steps": len(self.plan)}
+        summary = {**self.data.summary, "total_steps": len(self.plan), "processes": self.dist.world}
         config = {k: v for k, v in dataclasses.asdict(self.cfg).items() if k not in ("resume", "progress")}
         return write_report(self.cfg.out, self.history, summary, config)
