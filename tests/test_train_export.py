@@ -75,7 +75,7 @@ def tuned_run(adapters, tmp_path_factory):
     (run / "config.json").write_text(json.dumps({"kind": "train", "sft": {"base": "embedded"}}))
     proc = experio("train", "export", str(run))
     assert proc.returncode == 0, proc.stderr
-    assert "model.gguf" in proc.stdout and "model-hf" in proc.stdout
+    assert f"GGUF:      {run / 'model.gguf'}" in proc.stdout and f"hf folder: {run / 'model-hf'}" in proc.stdout
     return run
 
 

@@ -83,9 +83,9 @@ def export_command(
     from experio.train import export
 
     result = export(run, base=base, out=out, gguf_type=gguf_type, hf=hf)
-    t = table("output", "path", title=f"export {run}")
     if result.hf_dir:
-        t.add_row("hf folder", str(result.hf_dir))
-    t.add_row(f"GGUF ({len(result.changed)} tensors as {result.gguf_type.upper()})", str(result.gguf_path))
-    console.print(t)
-    console.print(f"run it: experio generate --model {result.gguf_path} \"...\"", highlight=False)
+        console.print(f"hf folder: {result.hf_dir}", soft_wrap=True, highlight=False)
+    console.print(f"GGUF:      {result.gguf_path} ({len(result.changed)} tensors merged, as "
+                  f"{result.gguf_type.upper()}; the others as in the base)", soft_wrap=True, highlight=False)
+    console.print(f"run it:    experio generate --model {result.gguf_path} \"Once upon a time\"",
+                  soft_wrap=True, highlight=False)
