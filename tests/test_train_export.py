@@ -119,7 +119,7 @@ def test_a_zero_adapter_exports_a_model_that_scores_like_the_base(adapters, tmp_
         else:  # untouched tensors are the base's, byte for byte
             assert t.tensor_type == old_tensors[t.name].tensor_type
             assert np.array_equal(t.data, old_tensors[t.name].data)
-    assert set(new.fields) - set(old.fields) == {"experio.adapter"}
+    assert set(new.fields) - set(old.fields) == {"experio.trained"}
     for key in ("tokenizer.ggml.tokens", "general.architecture", "tokenizer.ggml.bos_token_id"):
         assert new.fields[key].contents() == old.fields[key].contents()
     tuned = scores(load_llm("llamacpp", model=str(result.gguf_path)))
@@ -155,6 +155,34 @@ def test_generate_runs_the_exported_gguf(tuned_run):
                    "--max-tokens", "8", "--temperature", "0")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip()
+
+
+def test_a_fully_fine_tuned_model_exports_with_gemma_norms(tmp_path, hf_llm, embedded_llm):
+    """Changed norm weights too (GGUF keeps 1 + w): the GGUF of a full model scores like its hf folder."""
+    import torch
+    from safetensors.torch import save_model
+
+    from experio.llm import load_llm
+    from experio.train import export
+
+    llm = load_llm("hf")
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in llm.model.named_parameters():
+            if ".layers.2." in name and ("norm" in name or "q_proj" in name):
+                p.add_(torch.randn(p.shape, generator=gen) * (0.5 if "norm" in name else 0.03))
+    run = tmp_path / "full"
+    folder = run / "model"  # what `train sft --full` writes
+    folder.mkdir(parents=True)
+    llm.model.config.save_pretrained(folder)
+    save_model(llm.model, str(folder / "model.safetensors"))
+    llm.tokenizer.save_pretrained(folder)
+    result = export(run)
+    assert result.hf_dir == run / "model-hf" and len(result.changed) == 236
+    hf = scores(load_llm("hf", model=str(result.hf_dir)))
+    gguf_scores = scores(load_llm("llamacpp", model=str(result.gguf_path)))
+    assert_agree(gguf_scores, hf)
+    assert np.abs(hf - scores(hf_llm)).mean() > 3 * np.abs(gguf_scores - hf).mean()
 
 
 def test_f16_export_writes_f16_tensors(adapters, tmp_path):

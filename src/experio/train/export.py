@@ -22,6 +22,9 @@ How the two files are made:
   its RMSNorm weights as `1 + w` in GGUF (llama.cpp's converter adds 1), so a changed norm
   weight gets the same offset; linear weights need no permutation for Gemma.
 
+A fully fine-tuned model (`train sft --full`, the run's `model/`) is copied to `model-hf/` and
+every weight of it goes into the GGUF the same way.
+
 Writing only the changed tensors, rather than converting the whole merged model, keeps the
 untouched ones exactly the base's (re-quantizing a Q4_K weight to Q8_0 would only add noise)
 and keeps generation speed close to the base's: the adapted matrices grow from 4-6 to 8 bits
@@ -35,6 +38,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -72,51 +76,57 @@ def export(
     """Merge the peft LoRA adapter into `base`; write `out/model-hf/` and `out/model.gguf`.
 
     `adapter_or_run_dir` is a folder holding adapter_config.json + adapter_model.safetensors
-    (what peft's `save_pretrained` writes) or a training run folder with it in `adapter/`.
+    (what peft's `save_pretrained` writes) or a training run folder with it in `adapter/`; a
+    fully fine-tuned model (a transformers folder, the run's `model/`) is copied to model-hf/
+    and all its weights go into the GGUF.
     `base` is "embedded" (Gemma 3 270M) or the path of the GGUF the adapter was trained on;
     None: the base in the run's config.json (what `experio train sft` recorded), else embedded.
     `out` defaults to the run folder (the adapter folder's parent when it is `adapter/`).
     """
     if gguf_type not in GGUF_TYPES:
         raise unknown_name("GGUF type", gguf_type, GGUF_TYPES)
-    adapter = find_adapter(adapter_or_run_dir)
-    base_gguf = _base_gguf(run_base(adapter) if base is None else base)
-    config = _adapter_config(adapter, base_gguf)
-    out = Path(out) if out is not None else (adapter.parent if adapter.name == "adapter" else adapter)
-    model, tokenizer = _merged_model(adapter, base_gguf, config)
-    changed_hf = changed_parameters(adapter)
-    hf_dir = _save_hf(model, tokenizer, out / HF_DIR) if hf else None
-    gguf_path, changed = None, ()
+    trained = find_adapter(adapter_or_run_dir)
+    base_gguf = _base_gguf(run_base(trained) if base is None else base)
+    out = Path(out) if out is not None else (trained.parent if trained.name in ("adapter", "model") else trained)
+    if (trained / ADAPTER_CONFIG).is_file():
+        _adapter_config(trained, base_gguf)
+        model, tokenizer = _merged_model(trained, base_gguf)
+        hf_dir = _save_hf(model, tokenizer, out / HF_DIR) if hf else None
+        weights = partial(_lora_weights, model, changed_parameters(trained))
+    else:  # a fully fine-tuned model folder (`train sft --full` writes run/model/)
+        hf_dir = _copy_folder(trained, out / HF_DIR) if hf else None
+        weights = partial(full_weights, trained)
+    gguf_path, changed = None, []
     if gguf:
-        state = model.state_dict()
-        weights = {name: state[name].detach().float().numpy() for name in changed_hf}
-        gguf_path, changed = write_gguf(base_gguf, weights, out / GGUF_FILE, gguf_type,
-                                        metadata={"experio.adapter": str(adapter)})
+        gguf_path, changed = write_gguf(base_gguf, weights(), out / GGUF_FILE, gguf_type,
+                                        metadata={"experio.trained": str(trained)})
     return ExportResult(hf_dir=hf_dir, gguf_path=gguf_path, changed=tuple(changed), gguf_type=gguf_type)
 
 
 # ------------------------------------------------------------------------------ inputs
 
 def find_adapter(path: str | os.PathLike) -> Path:
-    """The folder holding the peft adapter: `path` itself or `path/adapter/`."""
+    """The folder with the trained weights: `path`, `path/adapter/` (LoRA) or `path/model/` (full)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise AdapterNotFoundError(f"{path} does not exist; pass a training run folder (runs/NAME) or its adapter/ folder")
-    for folder in (path, path / "adapter"):
+    for folder in (path, path / "adapter", path / "model"):
         if (folder / ADAPTER_CONFIG).is_file():
             if not (folder / ADAPTER_WEIGHTS).is_file():
                 raise AdapterNotFoundError(f"{folder} has {ADAPTER_CONFIG} but no {ADAPTER_WEIGHTS}; the adapter is incomplete")
             return folder
+        if (folder / "config.json").is_file() and list(folder.glob("*.safetensors")):
+            return folder
     raise AdapterNotFoundError(
         f"no LoRA adapter in {path}: expected {ADAPTER_CONFIG} and {ADAPTER_WEIGHTS} there or in "
-        f"{path / 'adapter'} (`experio train sft` writes them)"
+        f"{path / 'adapter'}, or a fully fine-tuned model in {path / 'model'} (`experio train sft` writes them)"
     )
 
 
 def run_base(adapter: Path) -> str:
     """The base recorded by `experio train sft` in the run folder of `adapter` ("embedded" if none)."""
     config = adapter.parent / "config.json"
-    if adapter.name != "adapter" or not config.is_file():
+    if adapter.name not in ("adapter", "model") or not config.is_file():
         return "embedded"
     try:
         recorded = json.loads(config.read_text(encoding="utf-8")).get("sft", {}).get("base")
@@ -193,7 +203,7 @@ def changed_parameters(adapter: Path) -> list[str]:
 
 # ------------------------------------------------------------------------------ merging
 
-def _merged_model(adapter: Path, base_gguf: Path, config: dict[str, Any]) -> tuple[Any, Any]:
+def _merged_model(adapter: Path, base_gguf: Path) -> tuple[Any, Any]:
     """The base in transformers with the adapter merged, and its tokenizer."""
     import warnings
 
@@ -218,6 +228,41 @@ def _merged_model(adapter: Path, base_gguf: Path, config: dict[str, Any]) -> tup
             f"{' '.join(line.strip() for line in first[:3])[:300]}"
         ) from None
     return model.merge_and_unload(), llm.tokenizer
+
+
+def _lora_weights(model: Any, names: list[str]) -> dict[str, Any]:
+    state = model.state_dict()
+    return {name: state[name].detach().float().numpy() for name in names}
+
+
+def full_weights(folder: Path) -> dict[str, Any]:
+    """Every weight of a transformers folder (fp32 numpy), a tied output layer as the embedding."""
+    from safetensors.torch import load_file
+
+    state: dict[str, Any] = {}
+    for path in sorted(folder.glob("*.safetensors")):
+        state.update({k: v.float().numpy() for k, v in load_file(str(path)).items()})
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    if config.get("tie_word_embeddings", True) and "lm_head.weight" in state:
+        head = state.pop("lm_head.weight")
+        state.setdefault("model.embed_tokens.weight", head)  # safetensors keeps one name of a tied pair
+    return state
+
+
+def _copy_folder(source: Path, folder: Path) -> Path:
+    """A copy of a transformers folder (hard links where the file system allows), atomically."""
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(source, tmp, copy_function=link_or_copy)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+    return folder
 
 
 def _save_hf(model: Any, tokenizer: Any, folder: Path) -> Path:
