@@ -151,3 +151,23 @@ def test_the_cli_trains_and_prints_the_summary(tmp_path, fresh_base):
     assert res.exit_code == 0, res.output
     assert "eval loss" in res.output and "adapter" in res.output
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["steps"] == 2
+
+
+def test_the_chunked_loss_has_the_gradients_of_full_logits(hf_llm):
+    from experio.train.model import linear_cross_entropy
+
+    torch.manual_seed(0)
+    h = torch.randn(37, 16, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(50, 16, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 50, (37,))
+    for cap in (None, 3.0):
+        logits = h @ w.T
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        ref = torch.nn.functional.cross_entropy(logits, y, reduction="sum")
+        g_ref = torch.autograd.grad(ref, (h, w))
+        got = linear_cross_entropy(h, w, y, cap, chunk=8)
+        g = torch.autograd.grad(got * 2, (h, w))
+        assert float(got.detach()) == pytest.approx(float(ref.detach()), rel=1e-10)
+        torch.testing.assert_close(g[0], 2 * g_ref[0])
+        torch.testing.assert_close(g[1], 2 * g_ref[1])

@@ -12,6 +12,7 @@ whose next token is labelled (the completion), which gives the same loss as full
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from experio.llm import load_llm
 from .data import IGNORE
 from .errors import BaseModelNotFoundError
 
-CE_CHUNK = 1024  # labelled positions per output-layer chunk (bounds the logits' memory)
+CE_CHUNK = 256  # labelled positions per output-layer chunk: bounds the logits' memory
 
 
 def base_path(base: str) -> str | None:
@@ -64,31 +65,81 @@ def labelled_loss(model: Any, input_ids, attention_mask, labels):
     """(sum of token cross-entropies, number of labelled tokens), logits only where labelled.
 
     Position t predicts token t+1; the decoder's hidden states at positions whose next token
-    has a label go through the output layer (in chunks of CE_CHUNK positions, each
-    recomputed in backward, when there are more), nothing else does.
+    has a label go through the output layer, nothing else does (`linear_cross_entropy`).
     """
-    import torch
-    import torch.nn.functional as F
-    from torch.utils.checkpoint import checkpoint
-
     lm = causal_lm(model)
     hidden = lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
     targets = labels[:, 1:]
     keep = targets != IGNORE
     h, y = hidden[:, :-1][keep], targets[keep]
     head, cap = lm.get_output_embeddings(), getattr(lm.config, "final_logit_softcapping", None)
+    return linear_cross_entropy(h, head.weight, y, cap), int(len(y))
 
-    def chunk_loss(hc, yc):
-        logits = head(hc)
-        if cap is not None:
-            logits = torch.tanh(logits / cap) * cap
-        return F.cross_entropy(logits.float(), yc, reduction="sum")
 
-    if len(y) <= CE_CHUNK:
-        return chunk_loss(h, y), int(len(y))
-    total = sum(checkpoint(chunk_loss, h[i:i + CE_CHUNK], y[i:i + CE_CHUNK], use_reentrant=False)
-                for i in range(0, len(y), CE_CHUNK))
-    return total, int(len(y))
+def linear_cross_entropy(h, weight, y, cap: float | None = None, chunk: int = CE_CHUNK):
+    """sum_i CE(softcap(h_i W^T), y_i), in chunks of `chunk` rows, never holding all the logits.
+
+    With gradients on, each chunk's gradient with respect to `h` (and to `W` when it is
+    trained) is computed right away from its softmax, so memory stays at one chunk of logits
+    (rows x vocabulary) and no logits are kept for the backward pass.
+    """
+    import torch
+
+    if torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad):
+        return _linear_ce_class().apply(h, weight, y, cap, chunk)
+    with torch.no_grad():
+        return sum((_chunk_ce(h[i:i + chunk], weight, y[i:i + chunk], cap)[0] for i in range(0, len(y), chunk)),
+                   torch.zeros((), dtype=torch.promote_types(h.dtype, torch.float32), device=h.device))
+
+
+def _chunk_ce(h, weight, y, cap):
+    """(loss sum, d loss / d logits before the softcap) of one chunk."""
+    import torch
+
+    z = h @ weight.T
+    z = z.to(torch.promote_types(z.dtype, torch.float32))  # half precision logits: softmax in fp32
+    t = None
+    if cap is not None:
+        t = torch.tanh(z / cap)
+        z = t * cap
+    lse = torch.logsumexp(z, dim=-1)
+    loss = (lse - z.gather(1, y[:, None])[:, 0]).sum()
+    g = torch.exp(z - lse[:, None])
+    g[torch.arange(len(y), device=y.device), y] -= 1
+    if t is not None:
+        g *= 1 - t * t
+    return loss, g
+
+
+@lru_cache(maxsize=1)
+def _linear_ce_class():
+    """The autograd Function of `linear_cross_entropy` (built on first use: torch loads lazily)."""
+    import torch
+
+    class LinearCrossEntropy(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, h, weight, y, cap, chunk):
+            grad_h = torch.zeros_like(h)
+            grad_w = torch.zeros_like(weight) if weight.requires_grad else None
+            loss = torch.zeros((), dtype=torch.promote_types(h.dtype, torch.float32), device=h.device)
+            for i in range(0, len(y), chunk):
+                hc = h[i:i + chunk].detach()
+                part, g = _chunk_ce(hc, weight.detach(), y[i:i + chunk], cap)
+                loss += part
+                g = g.to(h.dtype)
+                grad_h[i:i + chunk] = g @ weight.detach()
+                if grad_w is not None:
+                    grad_w += g.T @ hc
+            ctx.save_for_backward(grad_h, *(() if grad_w is None else (grad_w,)))
+            return loss
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            saved = ctx.saved_tensors
+            grad_w = saved[1] * grad_out if len(saved) > 1 else None
+            return saved[0] * grad_out, grad_w, None, None, None
+
+    return LinearCrossEntropy
 
 
 def full_logits_loss(model: Any, input_ids, attention_mask, labels):
