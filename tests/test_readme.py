@@ -31,6 +31,8 @@ SLOW = {
     "experio emergence game": "plays the guessing game with the model for minutes",
     "experio demo": "plays a stream of games",
     "benchmarks/": "benchmarks take minutes",
+    "experio train": "trains or exports a model (minutes)",
+    "runs/sft/model.gguf": "needs the model trained above",
     "--llm openai": "needs a server the reader starts",
     "EXPERIO_LLM=openai": "needs a server the reader starts",
     "llama_cpp.server": "starts a server",
