@@ -23,44 +23,7 @@ from experio.llm import ScriptedLLM, SchemaMismatchError, render_transcript
 ADP_SAMPLES = sorted((Path(__file__).parent / "data" / "adp").glob("*/sample_std.json"))
 
 
-class Corridor:
-    """Rooms 0..length; reach the last. Admissible actions listed unless `admissible=False`."""
-
-    name = "corridor"
-    tools = [ToolSpec("go", "Walk east or west.", {"type": "object", "properties": {
-        "direction": {"type": "string", "enum": ["east", "west"]}}, "required": ["direction"]})]
-
-    def __init__(self, length=3, answers=False, admissible=True):
-        self.length, self.answers, self.show_admissible = length, answers, admissible
-
-    def _step(self, text, reward=0.0):
-        done = self.room == self.length
-        adm = ["go east", "go west"] if self.show_admissible else None
-        return Step(text, reward, done, done, adm, {"goal": f"Reach room {self.length}."})
-
-    def reset(self, task):
-        self.room = 0
-        return self._step("You are in room 0.")
-
-    def parse_action(self, action):
-        parts = action.split()
-        if len(parts) != 2 or parts[0] != "go" or parts[1] not in ("east", "west"):
-            raise InvalidActionError(f"unknown action {action!r}; try go east")
-        return "go", {"direction": parts[1]}
-
-    def step(self, action):
-        _, kw = self.parse_action(action)
-        self.room = max(0, self.room + (1 if kw["direction"] == "east" else -1))
-        return self._step(f"You are in room {self.room}.", 1.0 if self.room == self.length else 0.0)
-
-    def submit_answer(self, text):
-        return Step("answer received", 1.0, True, text.strip() == "42", None, {})
-
-    def format_action(self, function, kwargs):
-        return f"{function} {kwargs['direction']}"
-
-    def close(self):
-        pass
+from test_agent import Corridor  # noqa: E402  (the shared test environment)
 
 
 class Recorder:
