@@ -43,9 +43,9 @@ if has export; then
 fi
 
 if has eval; then
-  for model in base tuned; do
+  for s in ql2 ql4; do for model in base tuned; do
     m=""; [[ $model == tuned ]] && m="--model $OUT/sft/model.gguf"
-    for s in ql2 ql4; do for ctx in react fold; do
+    for ctx in react fold; do
       log "eval $model $s $ctx"
       $X agent run --env textworld --tasks "$EVAL_GAMES" --seed 1 ${SETTING[$s]} --context "$ctx" \
         --max-steps "$STEPS" $m --train-data "$OUT/expert-$s" --out "$OUT/eval-$model-$s" --resume

@@ -171,3 +171,24 @@ def test_the_chunked_loss_has_the_gradients_of_full_logits(hf_llm):
         assert float(got.detach()) == pytest.approx(float(ref.detach()), rel=1e-10)
         torch.testing.assert_close(g[0], 2 * g_ref[0])
         torch.testing.assert_close(g[1], 2 * g_ref[1])
+
+
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients(hf_llm):
+    tok = hf_llm.tokenizer
+    exs = [tokenize("User: What colour is snow?\n\nAssistant:", " White, like milk.", tok, max_len=64, source="a",
+                    trajectory="a")]
+    ids, mask, labels = collate(exs, pad_id=tok.pad_token_id)
+    grads = []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        model = trainable(copy.deepcopy(hf_llm.model), lora=True, checkpointing=checkpointing)
+        assert model.get_base_model().is_gradient_checkpointing == checkpointing
+        for p in model.parameters():  # peft starts B at zero: give every adapter a gradient path
+            if p.requires_grad:
+                torch.nn.init.normal_(p, std=0.02)
+        loss, _ = labelled_loss(model, ids, mask, labels)
+        loss.backward()
+        grads.append((float(loss), [p.grad.clone() for p in model.parameters() if p.requires_grad]))
+    assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-6)
+    for a, b in zip(grads[0][1], grads[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

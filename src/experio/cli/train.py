@@ -41,6 +41,8 @@ def sft(
     stop_after: Optional[int] = typer.Option(None, "--stop-after", help="Stop after this many steps (resume later)."),
     seed: int = typer.Option(0, "--seed"),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in --out."),
+    checkpointing: bool = typer.Option(True, "--gradient-checkpointing/--no-gradient-checkpointing",
+                                       help="Recompute activations in the backward pass (less memory)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Supervised fine-tuning: loss on the assistant's tokens only, held-out eval loss, checkpoints, report."""
@@ -49,7 +51,8 @@ def sft(
     result = run_sft(data, out=out, base=base, lora=lora, r=r, alpha=alpha, dropout=dropout, lr=lr, epochs=epochs,
                      max_len=max_len, batch_size=batch_size, grad_accum=grad_accum, schedule=schedule, warmup=warmup,
                      eval_fraction=eval_fraction, eval_data=eval_data, checkpoint_every=checkpoint_every,
-                     eval_every=eval_every, stop_after=stop_after, seed=seed, resume=resume, progress=not quiet)
+                     eval_every=eval_every, stop_after=stop_after, seed=seed, resume=resume, progress=not quiet,
+                     gradient_checkpointing=checkpointing)
     m = result.metrics
     if not m:  # a process other than rank 0 of a multi-process run
         return

@@ -21,7 +21,7 @@ from experio.llm import load_llm
 from .data import IGNORE
 from .errors import BaseModelNotFoundError
 
-CE_CHUNK = 256  # labelled positions per output-layer chunk: bounds the logits' memory
+CE_CHUNK = 64  # labelled positions per output-layer chunk: bounds the logits' memory (rows x 262k floats, ~4 copies)
 
 
 def base_path(base: str) -> str | None:
@@ -40,9 +40,20 @@ def load_base(base: str):
     return load_llm("hf", model=base_path(base))
 
 
-def trainable(model: Any, *, lora: bool, r: int = 16, alpha: int = 32, dropout: float = 0.0) -> Any:
-    """`model` ready to train: LoRA adapters on all linear layers (peft), or every weight (full)."""
+def trainable(model: Any, *, lora: bool, r: int = 16, alpha: int = 32, dropout: float = 0.0,
+              checkpointing: bool = True) -> Any:
+    """`model` ready to train: LoRA adapters on all linear layers (peft), or every weight (full).
+
+    `checkpointing` keeps only each decoder layer's input for the backward pass and recomputes
+    the rest (transformers' gradient checkpointing): activation memory then no longer grows
+    with the number of layers, for about one more forward pass of compute.
+    """
     model.train()
+    if checkpointing:
+        if hasattr(model, "activation_checkpointing_enable"):  # the name since transformers 5.x
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if not lora:
         for p in model.parameters():
             p.requires_grad_(True)

@@ -72,6 +72,7 @@ class SFTConfig:
     resume: bool = False
     progress: bool = True
     stop_after: int | None = None  # stop after this many optimizer steps in all (the schedule spans the run)
+    gradient_checkpointing: bool = True  # recompute activations in backward: less memory, same loss
 
     def check(self) -> None:
         for name in ("r", "alpha", "epochs", "max_len", "batch_size", "grad_accum", "checkpoint_every"):
@@ -210,7 +211,8 @@ def run_sft(cfg: SFTConfig) -> SFTResult:
                                       "pass the same data files, or choose another --out")
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    model = trainable(llm.model, lora=cfg.lora, r=cfg.r, alpha=cfg.alpha, dropout=cfg.dropout).to(dist.device)
+    model = trainable(llm.model, lora=cfg.lora, r=cfg.r, alpha=cfg.alpha, dropout=cfg.dropout,
+                      checkpointing=cfg.gradient_checkpointing).to(dist.device)
     loop = Loop(cfg, dist, model, data, pad_id=llm.tokenizer.pad_token_id or 0)
     if found:
         loop.restore(found)
