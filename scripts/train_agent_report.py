@@ -48,9 +48,13 @@ def main(out: Path) -> str:
     sft = read_json(out / "sft" / "metrics.json")
     if sft:
         lines += ["", "## Training", ""]
-        keys = [k for k in ("examples", "train_examples", "eval_examples", "steps", "tokens", "wall_seconds",
-                            "tokens_per_second", "final_train_loss", "final_eval_loss", "peak_rss_mb") if k in sft]
-        lines += markdown_table(["what", "value"], [[k, sft[k]] for k in keys])
+        rows = [["examples (train / eval)", f"{sft['train_examples']} / {sft['eval_examples']}"],
+                ["optimizer steps", sft["steps"]], ["tokens", f"{sft['tokens']:,}"],
+                ["wall time", f"{sft['train_seconds'] / 60:.1f} min"], ["tokens/s", f"{sft['tokens_per_s']:.0f}"],
+                ["train loss", f"{sft['first_train_loss']:.3f} -> {sft['last_train_loss']:.3f}"],
+                ["eval loss", f"{sft['first_eval_loss']:.3f} -> {sft['last_eval_loss']:.3f}"],
+                ["peak RSS", f"{sft['peak_rss_bytes'] / 1e9:.1f} GB"]]
+        lines += markdown_table(["what", "value"], rows)
     lines += ["", "Training and evaluation seeds checked disjoint (expert seeds vs eval seeds, per setting).", ""]
     text = "\n".join(lines)
     write_text(out / "report.md", text)

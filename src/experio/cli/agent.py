@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .common import (ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, console, fail, make_app, open_llm,
+from .common import (ApiKeyOption, BaseUrlOption, LLMOption, AgentModelOption, console, fail, make_app, open_llm,
                      table)
 
 app = make_app(help="Run LLM agents in TextWorld or MiniWoB++ with ReAct or AgentFold context.", no_args_is_help=True)
@@ -72,7 +72,7 @@ def run(
     train_data: list[Path] = typer.Option(
         [], "--train-data", help="A run folder or ADP file the model was trained on: refuse tasks with its seeds (repeatable)."),
     llm: Optional[str] = LLMOption,
-    model: Optional[str] = ModelOption,
+    model: Optional[str] = AgentModelOption,
     base_url: Optional[str] = BaseUrlOption,
     api_key: Optional[str] = ApiKeyOption,
 ) -> None:
@@ -84,7 +84,7 @@ def run(
     make_context(context)
     task_list = resolve_tasks(env, tasks, seed, parse_settings(env, setting))
     check_disjoint(task_list, train_data, what="--train-data")
-    backend = open_llm(llm, model, base_url, api_key)
+    backend = open_llm(llm, model, base_url, api_key, agent=True)
     config = AgentConfig(max_steps=max_steps, temperature=temperature, seed=sample_seed, constrain_fold=constrain_fold)
     metrics = run_agent(backend, env, task_list, context, out, config=config, resume=resume)
     show_metrics(metrics)

@@ -90,7 +90,8 @@ LLMOption = typer.Option(
     None, "--llm", help="Backend: llamacpp (default), openai, hf. Env: EXPERIO_LLM.", show_default=False
 )
 ModelOption = typer.Option(
-    None, "--model", help="GGUF path / model folder (llamacpp, hf) or served model name (openai). Env: EXPERIO_MODEL.",
+    None, "--model", help="GGUF path / model folder (llamacpp, hf) or served model name (openai). Unset or "
+    "`embedded`: the embedded Gemma 3 270M; `embedded-agent`: experio's tuned agent. Env: EXPERIO_MODEL.",
     show_default=False,
 )
 BaseUrlOption = typer.Option(
@@ -102,10 +103,32 @@ ApiKeyOption = typer.Option(
 )
 
 
-def open_llm(llm: Optional[str], model: Optional[str], base_url: Optional[str], api_key: Optional[str] = None):
-    """Load a backend (errors reach the user through ExperioGroup as one line)."""
+AgentModelOption = typer.Option(
+    None, "--model", help="GGUF path / model folder (llamacpp, hf) or served model name (openai). Unset: the embedded "
+    "agent (Gemma 3 270M + experio's tuned adapter); `embedded`: the base model. Env: EXPERIO_MODEL.",
+    show_default=False,
+)
+EMBEDDED, EMBEDDED_AGENT = "embedded", "embedded-agent"  # model names every local backend command accepts
+
+
+def open_llm(llm: Optional[str], model: Optional[str], base_url: Optional[str], api_key: Optional[str] = None,
+             *, agent: bool = False):
+    """Load a backend (errors reach the user through ExperioGroup as one line).
+
+    `--model embedded` is the base model, `--model embedded-agent` the tuned agent (base + the
+    shipped adapter, built on first use); with `agent=True` an unset model means the agent.
+    """
     from experio.llm import load_llm
 
+    backend = (llm or os.environ.get("EXPERIO_LLM") or "llamacpp").lower()
+    model = model or os.environ.get("EXPERIO_MODEL") or None
+    if backend in ("llamacpp", "hf") and (model == EMBEDDED_AGENT or (agent and model is None)):
+        from experio.train import agent_model_path
+
+        with err_console.status("Preparing the embedded agent (built from base + adapter on first use)..."):
+            model = str(agent_model_path())
+    elif backend in ("llamacpp", "hf") and model == EMBEDDED:
+        model = None
     options = {k: v for k, v in (("base_url", base_url), ("api_key", api_key)) if v}
     with err_console.status("Loading the language model..."):
         return load_llm(llm, model, **options)

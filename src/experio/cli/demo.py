@@ -30,7 +30,7 @@ from experio.errors import positive, unknown_name
 from experio.llm import LLM
 from experio.memory import MemoryBank, TaskDone, bank_path, clip, run_memory
 
-from .common import ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, console as cli_console, open_llm
+from .common import ApiKeyOption, BaseUrlOption, LLMOption, AgentModelOption, console as cli_console, open_llm
 
 #: small games (a few rooms, short quests) so the embedded 270M model has a chance and the
 #: demo stays short on 2 cores
@@ -122,11 +122,11 @@ def demo(
     context: str = typer.Option("fold", help="fold (AgentFold) or react (full history)."),
     judge: str = typer.Option("llm", help="llm (the model judges itself) or env (the game's reward)."),
     llm: Optional[str] = LLMOption,
-    model: Optional[str] = ModelOption,
+    model: Optional[str] = AgentModelOption,
     base_url: Optional[str] = BaseUrlOption,
     api_key: Optional[str] = ApiKeyOption,
 ) -> None:
     """The main job: a self-improving agent (ReasoningBank) plays a stream of TextWorld games, recorded as a run."""
     check_options(context, judge, tasks, max_steps)
-    run_demo(open_llm(llm, model, base_url, api_key), out, console=cli_console, tasks=tasks, max_steps=max_steps,
+    run_demo(open_llm(llm, model, base_url, api_key, agent=True), out, console=cli_console, tasks=tasks, max_steps=max_steps,
              seed=seed, context=context, judge=judge)

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from .agent import parse_settings, resolve_tasks
-from .common import ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, console, make_app, open_llm, table
+from .common import ApiKeyOption, BaseUrlOption, LLMOption, AgentModelOption, console, make_app, open_llm, table
 
 app = make_app(help="Agent memory that learns from success and failure (ReasoningBank, MaTTS, baselines).",
                no_args_is_help=True)
@@ -32,7 +32,7 @@ def run(
     out: Path = typer.Option(..., "--out", help="Run folder, e.g. runs/rb; methods run into one folder are compared."),
     resume: bool = typer.Option(False, "--resume", help="Skip tasks of this method already in the run folder."),
     llm: Optional[str] = LLMOption,
-    model: Optional[str] = ModelOption,
+    model: Optional[str] = AgentModelOption,
     base_url: Optional[str] = BaseUrlOption,
     api_key: Optional[str] = ApiKeyOption,
 ) -> None:
@@ -46,7 +46,7 @@ def run(
     config = AgentConfig(max_steps=max_steps, temperature=temperature, seed=sample_seed)
     settings = MemorySettings(memory, mode, matts_k, judge, k, context, config)  # checks before the model loads
     task_list = resolve_tasks(env, tasks, seed, parse_settings(env, setting))
-    backend = open_llm(llm, model, base_url, api_key)
+    backend = open_llm(llm, model, base_url, api_key, agent=True)
     summary = RunSummary(settings.name)
     metrics = run_memory(backend, env, task_list, memory, out, matts=matts, judge=judge, k=k, context=context,
                          config=config, resume=resume, summary=summary)

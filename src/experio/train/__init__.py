@@ -27,7 +27,9 @@ __all__ = [
     "full_logits_loss", "labelled_loss", "load_base", "plan_steps", "read_examples", "sft", "tokenize",
     "trainable", "training_examples_of",
     "AdapterMismatchError", "AdapterNotFoundError", "ExportError", "ExportResult", "export",  # export
+    "agent_adapter_dir", "agent_model_path",  # the embedded agent
 ]
 
 from .errors import AdapterMismatchError, AdapterNotFoundError, ExportError  # noqa: E402
 from .export import ExportResult, export  # noqa: E402
+from .agent_model import agent_adapter_dir, agent_model_path  # noqa: E402
