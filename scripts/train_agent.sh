@@ -3,12 +3,12 @@
 # evaluation of the base and the tuned model, ReAct and Fold, two difficulty settings.
 # Every step resumes: rerun the script after a stop and it continues where it was.
 #   scripts/train_agent.sh [OUT]            (default runs/agent-sft)
-# Phases can be run alone: PHASES="expert sft" scripts/train_agent.sh
+# Phases can be run alone: PHASES="expert sft" scripts/train_agent.sh (all: expert sft export eval report ship)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 X=${EXPERIO:-.venv/bin/experio}
 OUT=${1:-runs/agent-sft}
-PHASES=${PHASES:-"expert sft export eval report"}
+PHASES=${PHASES:-"expert sft export eval report ship"}
 TRAIN_GAMES=${TRAIN_GAMES:-75}   # per setting (x2 settings, x2 contexts)
 EVAL_GAMES=${EVAL_GAMES:-30}     # per setting
 STEPS=${STEPS:-12}               # the same step budget for the expert, the base and the tuned model
@@ -44,7 +44,7 @@ fi
 
 if has eval; then
   for s in ql2 ql4; do for model in base tuned; do
-    m=""; [[ $model == tuned ]] && m="--model $OUT/sft/model.gguf"
+    m="--model embedded"; [[ $model == tuned ]] && m="--model $OUT/sft/model.gguf"
     for ctx in react fold; do
       log "eval $model $s $ctx"
       $X agent run --env textworld --tasks "$EVAL_GAMES" --seed 1 ${SETTING[$s]} --context "$ctx" \
@@ -56,4 +56,11 @@ fi
 if has report; then
   log "report"
   .venv/bin/python scripts/train_agent_report.py "$OUT"
+fi
+
+if has ship; then
+  # The adapter becomes the embedded agent's (src/experio/train/agent_adapter/, float16); commit it
+  # only when the report shows the tuned model beating the base.
+  log "ship"
+  .venv/bin/python scripts/ship_agent_adapter.py "$OUT"
 fi

@@ -1,4 +1,4 @@
-"""`experio memory run | show | report`: ReasoningBank, its baselines and MaTTS over a task stream."""
+"""`experio memory run | show | report | judge`: ReasoningBank, its baselines and MaTTS over a task stream."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from .agent import parse_settings, resolve_tasks
-from .common import ApiKeyOption, BaseUrlOption, LLMOption, AgentModelOption, console, make_app, open_llm, table
+from .common import (AgentModelOption, ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, console, make_app,
+                     open_llm, table)
 
 app = make_app(help="Agent memory that learns from success and failure (ReasoningBank, MaTTS, baselines).",
                no_args_is_help=True)
@@ -99,6 +100,29 @@ def report(out: Path = typer.Argument(..., help="A run folder of `experio memory
     from experio.memory import write_report
 
     show_metrics(write_report(out))
+
+
+@app.command()
+def judge(
+    data: list[Path] = typer.Argument(..., help="ADP files of experio agent or memory runs (their games say who won)."),
+    out: Path = typer.Option(..., "--out", help="Run folder, e.g. runs/judge-base."),
+    resume: bool = typer.Option(False, "--resume", help="Skip the trajectories already judged in --out."),
+    llm: Optional[str] = LLMOption,
+    model: Optional[str] = ModelOption,
+    base_url: Optional[str] = BaseUrlOption,
+    api_key: Optional[str] = ApiKeyOption,
+) -> None:
+    """Run ReasoningBank's judge on recorded trajectories and measure its agreement with the game."""
+    from experio.memory import run_judge_eval
+    from experio.runs import pct
+
+    m = run_judge_eval(open_llm(llm, model, base_url, api_key), [str(p) for p in data], str(out), resume=resume)
+    t = table("measure", "value", title=f"judge vs game ({m['n']} trajectories)")
+    for name, value in (("agreement", pct(m["agreement"])), ("game success", pct(m["game_success_rate"])),
+                        ("judged success", pct(m["judged_success_rate"])), ("unreadable", str(m["unreadable"]))):
+        t.add_row(name, value)
+    console.print(t)
+    console.print(f"Run record: {out}/ (config.json, judged.jsonl, metrics.json, report.md)")
 
 
 def show_metrics(metrics: dict) -> None:

@@ -41,6 +41,8 @@ def sft(
     stop_after: Optional[int] = typer.Option(None, "--stop-after", help="Stop after this many steps (resume later)."),
     seed: int = typer.Option(0, "--seed"),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in --out."),
+    examples: str = typer.Option("agent", "--examples", help="What to learn from each trajectory: agent (its turns) "
+                                 "or judge (ReasoningBank's verdict, labelled by the game's reward)."),
     checkpointing: bool = typer.Option(True, "--gradient-checkpointing/--no-gradient-checkpointing",
                                        help="Recompute activations in the backward pass (less memory)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -48,7 +50,7 @@ def sft(
     """Supervised fine-tuning: loss on the assistant's tokens only, held-out eval loss, checkpoints, report."""
     from experio.train import sft as run_sft
 
-    result = run_sft(data, out=out, base=base, lora=lora, r=r, alpha=alpha, dropout=dropout, lr=lr, epochs=epochs,
+    result = run_sft(data, out=out, examples_of=examples_function(examples), base=base, lora=lora, r=r, alpha=alpha, dropout=dropout, lr=lr, epochs=epochs,
                      max_len=max_len, batch_size=batch_size, grad_accum=grad_accum, schedule=schedule, warmup=warmup,
                      eval_fraction=eval_fraction, eval_data=eval_data, checkpoint_every=checkpoint_every,
                      eval_every=eval_every, stop_after=stop_after, seed=seed, resume=resume, progress=not quiet,
@@ -67,6 +69,20 @@ def sft(
     weights = result.adapter or result.model
     console.print(f"weights: {weights}   report: {out / 'report.md'}"
                   + (f"   rejects: {result.rejects}" if result.rejects else ""), highlight=False)
+
+
+def examples_function(name: str):
+    """The example builder `--examples` names (the judge's lives in experio.memory)."""
+    from experio.errors import unknown_name
+    from experio.train import training_examples_of
+
+    if name == "agent":
+        return training_examples_of
+    if name == "judge":
+        from experio.memory import judge_examples
+
+        return judge_examples
+    raise unknown_name("--examples", name, ("agent", "judge"))
 
 
 def _f(x: Optional[float], digits: int = 4) -> str:

@@ -99,4 +99,8 @@ __all__ = [
     "Rollout", "RunSummary", "TaskDone", "TaskOutcome", "Verdict", "bank_path", "compute_metrics",
     "induce_workflow", "items_used", "parse_matts", "parse_workflow", "recorded", "reexamine", "run_memory",
     "solve_parallel", "solve_sequential", "task_rows", "trajectory_item", "workflow_prompt", "write_report",
+    # training and measuring the judge
+    "JUDGE_KIND", "JudgedRecord", "agreement", "game_outcome", "judge_examples", "judge_records", "run_judge_eval",
 ]
+from .judge_training import (JUDGE_KIND, JudgedRecord, agreement, game_outcome, judge_examples,  # noqa: E402
+                             judge_records, run_judge_eval)

@@ -24,14 +24,15 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+from experio.adp import Trajectory
 from experio.errors import ResumeRequired, UsageError, input_file, unknown_name
 from experio.runs import RejectsFile, RunFolder
 
 from . import checkpoint as ckpt
 from .data import Example, check_disjoint, collate, data_digest, eval_ids, no_examples_error, plan_steps, \
-    read_examples, tokenize
+    read_examples, tokenize, training_examples_of
 from .dist import Dist
 from .errors import CheckpointMismatchError
 from .model import base_path, labelled_loss, load_base, trainable
@@ -110,15 +111,21 @@ class SFTResult:
     metrics: dict = field(repr=False, default_factory=dict)
 
 
-def sft(data: Sequence[str | Path], *, out: str | Path, base: str = "embedded", **settings: Any) -> SFTResult:
-    """Fine-tune `base` on the ADP files `data`; settings as in `SFTConfig` (lora, r, lr, epochs, ...)."""
+def sft(data: Sequence[str | Path], *, out: str | Path, base: str = "embedded",
+        examples_of: Callable[[Trajectory], list] = training_examples_of, **settings: Any) -> SFTResult:
+    """Fine-tune `base` on the ADP files `data`; settings as in `SFTConfig` (lora, r, lr, epochs, ...).
+
+    `examples_of(trajectory)` gives a trajectory's (prompt, completion) examples: by default its
+    agent turns (`experio.agent.training_examples`); another task brings its own, e.g. the
+    judge's verdicts (`experio.memory.judge_examples`).
+    """
     names = {f.name for f in dataclasses.fields(SFTConfig)}
     unknown = set(settings) - names
     if unknown:
         raise UsageError(f"unknown SFT setting(s) {', '.join(sorted(unknown))}; choose from {', '.join(sorted(names))}")
     settings["eval_data"] = [str(p) for p in settings.get("eval_data") or []]
     config = SFTConfig(data=[str(p) for p in data], out=str(out), base=str(base), **settings)
-    return run_sft(config)
+    return run_sft(config, examples_of)
 
 
 # ----------------------------------------------------------------------------- the data
@@ -130,12 +137,13 @@ class Data:
     summary: dict
 
 
-def prepare_data(cfg: SFTConfig, llm: Any, run: RunFolder) -> Data:
+def prepare_data(cfg: SFTConfig, llm: Any, run: RunFolder,
+                 examples_of: Callable[[Trajectory], list] = training_examples_of) -> Data:
     """Examples of the training (and evaluation) files, tokenized and split by trajectory id."""
     rejects = RejectsFile(run.path / "examples")
     try:
-        pairs = read_examples(cfg.data, rejects)
-        held = read_examples(cfg.eval_data, rejects) if cfg.eval_data else []
+        pairs = read_examples(cfg.data, rejects, examples_of)
+        held = read_examples(cfg.eval_data, rejects, examples_of) if cfg.eval_data else []
         examples, n_long = _tokenized(pairs, llm, cfg, rejects)
         eval_examples, _ = _tokenized(held, llm, cfg, rejects)
     except BaseException:
@@ -196,7 +204,7 @@ def _open_run(cfg: SFTConfig, dist: Dist) -> tuple[RunFolder, Path | None]:
     return run, found
 
 
-def run_sft(cfg: SFTConfig) -> SFTResult:
+def run_sft(cfg: SFTConfig, examples_of: Callable[[Trajectory], list] = training_examples_of) -> SFTResult:
     """The whole run for a checked config (see the module docstring)."""
     import torch
 
@@ -204,7 +212,7 @@ def run_sft(cfg: SFTConfig) -> SFTResult:
     dist = Dist.from_env()
     run, found = _open_run(cfg, dist)
     llm = load_base(cfg.base)
-    data = prepare_data(cfg, llm, run)
+    data = prepare_data(cfg, llm, run, examples_of)
     if found and ckpt.state(found).get("data_digest") not in (None, data.summary["data_digest"]):
         raise CheckpointMismatchError(f"cannot resume {found}: it was trained on other data (digest "
                                       f"{ckpt.state(found)['data_digest']}, now {data.summary['data_digest']}); "
@@ -218,6 +226,7 @@ def run_sft(cfg: SFTConfig) -> SFTResult:
         loop.restore(found)
     if dist.main:
         run.set_config(["sft"], {**dataclasses.asdict(cfg), "data_summary": data.summary,
+                                 "examples_of": f"{examples_of.__module__}.{examples_of.__qualname__}",
                                  "total_steps": len(loop.plan)})
     loop.train()
     return _finish(cfg, dist, loop, llm, run)
