@@ -30,7 +30,7 @@ from .errors import (
     ServerError,
     ServerUnreachableError,
 )
-from .model_files import embedded_model_path, experio_home
+from .model_files import embedded_model_path, experio_home, sha256_file
 from .prompting import render_transcript
 from .scripted import ScriptedLLM
 
@@ -75,7 +75,7 @@ def load_llm(backend: str | None = None, model: str | None = None, **options: An
 __all__ = [
     "BACKENDS", "LLM", "BaseLLM", "Completion", "GenerationParams", "Message", "Prompt", "Score",
     "ScriptedLLM", "load_llm", "parse_json_output", "render_transcript", "embedded_model_path",
-    "experio_home", "LLMError", "ModelFileError", "ModelLoadError", "ServerUnreachableError",
+    "experio_home", "sha256_file", "LLMError", "ModelFileError", "ModelLoadError", "ServerUnreachableError",
     "ServerError",
     "NotSupportedError", "PromptError", "SchemaMismatchError", "BackendConfigError",
 ]

@@ -18,8 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from experio.llm import experio_home
-from experio.llm.model_files import sha256_file
+from experio.llm import experio_home, sha256_file
 
 from .errors import AdapterNotFoundError
 
