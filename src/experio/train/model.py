@@ -50,6 +50,7 @@ def trainable(model: Any, *, lora: bool, r: int = 16, alpha: int = 32, dropout: 
     """
     model.train()
     if checkpointing:
+        model.config.use_cache = False  # no KV cache in training; transformers warns on every step otherwise
         if hasattr(model, "activation_checkpointing_enable"):  # the name since transformers 5.x
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         else:
