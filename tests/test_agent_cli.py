@@ -62,7 +62,7 @@ def invoke(*args):
     (["--env", "miniwob", "--tasks", "tests/data/envs/tasks.jsonl"], "has tasks for another environment than 'miniwob'"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, args, message):
-    monkeypatch.setattr(agent_cli, "open_llm", lambda *a: pytest.fail("the model is loaded after the checks"))
+    monkeypatch.setattr(agent_cli, "open_llm", lambda *a, **k: pytest.fail("the model is loaded after the checks"))
     out = tmp_path / "run"
     result, text = invoke("run", *args, "--out", str(out))
     assert result.exit_code == 2, result.output
@@ -89,8 +89,9 @@ def test_interrupted_run_needs_resume_and_resume_loses_nothing(tmp_path, monkeyp
 
     seen = {}
 
-    def fake_open_llm(llm, model, base_url, api_key=None):
+    def fake_open_llm(llm, model, base_url, api_key=None, **options):
         seen["api_key"] = api_key
+        assert options == {"agent": True}  # an unset --model means the embedded agent
         return ScriptedLLM(responder=responder)
 
     monkeypatch.setattr(agent_cli, "open_llm", fake_open_llm)
@@ -129,7 +130,7 @@ def test_settings_are_typed_and_comma_lists_become_lists(monkeypatch, tmp_path):
     import experio.agent
 
     seen = {}
-    monkeypatch.setattr(agent_cli, "open_llm", lambda *a: ScriptedLLM(replies=["{}"]))
+    monkeypatch.setattr(agent_cli, "open_llm", lambda *a, **k: ScriptedLLM(replies=["{}"]))
     monkeypatch.setattr(experio.agent, "run_agent", lambda llm, env, tasks, *a, **k: seen.setdefault("tasks", tasks) and {})
     result, text = invoke("run", "--env", "miniwob", "--tasks", "3", "--setting", "tasks=click-test, click-link",
                           "--out", str(tmp_path / "mw"))

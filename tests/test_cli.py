@@ -75,7 +75,7 @@ def test_demo_with_the_environment_as_judge(tmp_path, monkeypatch):
     from experio.llm import ScriptedLLM
 
     # a scripted model keeps this fast: what is tested is the demo's bookkeeping of the method name
-    monkeypatch.setattr(demo, "open_llm", lambda *a: ScriptedLLM(responder=lambda prompt: "look"))
+    monkeypatch.setattr(demo, "open_llm", lambda *a, **k: ScriptedLLM(responder=lambda prompt: "look"))
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--tasks", "1", "--max-steps", "2", "--judge", "env"])
     assert result.exit_code == 0, result.output
     [run] = list(tmp_path.iterdir())

@@ -259,7 +259,7 @@ def test_cli_game_runs_and_reports(tmp_path, monkeypatch):
     from experio.cli import app
     import experio.cli.emergence as cli
 
-    monkeypatch.setattr(cli, "open_llm", lambda *a: constant(" 10"))
+    monkeypatch.setattr(cli, "open_llm", lambda *a, **k: constant(" 10"))
     out = tmp_path / "g"
     args = ["emergence", "game", "--agents", "3", "--groups", "2", "--rounds", "3", "--shuffles", "5",
             "--condition", "plain", "--condition", "persona", "--out", str(out)]

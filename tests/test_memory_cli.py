@@ -31,8 +31,9 @@ def offline(monkeypatch):
 
     seen = {"model": Model()}
 
-    def fake_open_llm(llm, model, base_url, api_key=None):
+    def fake_open_llm(llm, model, base_url, api_key=None, **options):
         seen["api_key"] = api_key
+        assert options == {"agent": True}  # an unset --model means the embedded agent
         return seen["model"].llm
 
     monkeypatch.setattr(memory_cli, "open_llm", fake_open_llm)
@@ -52,7 +53,7 @@ def offline(monkeypatch):
     (["--setting", "quest_lenght=2"], "unknown hallway setting 'quest_lenght'"),
 ])
 def test_bad_input_is_one_line_exit_2_before_the_model_and_writes_nothing(tmp_path, monkeypatch, args, message):
-    monkeypatch.setattr(memory_cli, "open_llm", lambda *a: pytest.fail("the model is loaded after the checks"))
+    monkeypatch.setattr(memory_cli, "open_llm", lambda *a, **k: pytest.fail("the model is loaded after the checks"))
     out = tmp_path / "run"
     result, text = invoke("run", "--env", "hallway", *args, "--out", str(out))
     assert result.exit_code == 2, result.output

@@ -388,7 +388,7 @@ def test_cli_runs_methods_into_one_folder_shows_the_bank_and_reports(tmp_path, m
     import experio.embed
     from experio.cli import app
 
-    monkeypatch.setattr(cli_memory, "open_llm", lambda *a: Model().llm)
+    monkeypatch.setattr(cli_memory, "open_llm", lambda *a, **k: Model().llm)
     monkeypatch.setattr(experio.embed, "load_embedder", lambda *a, **k: WordEmbedder())
     runner = CliRunner()
     out = tmp_path / "cmp"
