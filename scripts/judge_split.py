@@ -30,7 +30,7 @@ def main(runs: Path, out: Path, cut: int = 20) -> None:
             parts["train" if game(traj)[1] <= cut else "eval"].append(traj)
     out.mkdir(parents=True, exist_ok=True)
     for name, trajs in parts.items():
-        write_text(out / f"judge-{name}.jsonl", "".join(json.dumps(to_wire(t)) + "\n" for t in trajs))
+        write_text(out / f"judge-{name}.jsonl", "".join(json.dumps(to_wire(t, version="1.2.0")) + "\n" for t in trajs))
     train = {game(t) for t in read_trajectories(out / "judge-train.jsonl")}
     held = {game(t) for t in read_trajectories(out / "judge-eval.jsonl")}
     if train & held:
