@@ -42,10 +42,12 @@ def test_a_trajectory_without_a_game_outcome_is_refused():
 def test_the_judged_run_counts_agreement_rejects_bad_lines_and_resumes(tmp_path, games):
     data = tmp_path / "data.jsonl"
     bare = Trajectory(id="bare", content=[TextObservation(source="user", content="hi")])
-    data.write_text(DATA.read_text() + "not json\n" + json.dumps(to_wire(bare)) + "\n")
+    repeat = DATA.read_text().splitlines()[0] + "\n"
+    data.write_text(DATA.read_text() + "not json\n" + json.dumps(to_wire(bare)) + "\n" + repeat)
     always_success = ScriptedLLM(responder=lambda p: " It looks done.\nStatus: success")
     m = run_judge_eval(always_success, [str(data)], str(tmp_path / "j"), progress=False)
-    assert (m["n"], m["agreement"], m["true_success"], m["false_success"], m["rejected"]) == (2, 0.5, 1, 1, 2)
+    assert (m["n"], m["agreement"], m["true_success"], m["false_success"], m["rejected"]) == (2, 0.5, 1, 1, 3)
+    assert "repeats" in (tmp_path / "j" / "trajectories.rejects.jsonl").read_text()
     assert "agreement with the game | 50.0 %" in (tmp_path / "j" / "report.md").read_text()
     with pytest.raises(ResumeRequired):
         run_judge_eval(always_success, [str(data)], str(tmp_path / "j"), progress=False)

@@ -107,21 +107,28 @@ def run_judge_eval(llm: LLM, data: list[str], out: str, *, resume: bool = False,
     """Judge every trajectory of the ADP files `data`; records, metrics.json and report.md in `out`.
 
     Each record is one JudgedRecord (resumable: `resume` skips the ids already judged). A line
-    that is not an ADP trajectory, or a trajectory without a game outcome, goes to the rejects
-    file `out/trajectories.rejects.jsonl` and the rest carries on.
+    that is not an ADP trajectory, a trajectory without a game outcome, or one whose id an earlier
+    line already has, goes to the rejects file `out/trajectories.rejects.jsonl` and the rest
+    carries on.
     """
     run = RunFolder(out, JUDGE_KIND, records="judged.jsonl")
     done = {r["id"]: r for r in run.records()}
     run.open(resume=resume, finished=len(done), what="judged trajectories")
     run.set_config(["judge"], {"data": [str(p) for p in data], "llm": getattr(llm, "name", type(llm).__name__),
                                "model": str(getattr(llm, "model_path", "") or "")})
-    rejects, todo = RejectsFile(run.path / "trajectories"), []
+    rejects, todo, seen = RejectsFile(run.path / "trajectories"), [], {}
     for path in data:
         input_file(path, "trajectory file")
         for row in iter_trajectory_rows(path):
             if row.trajectory is None:
                 rejects.add(row.line, f"not an ADP trajectory: {row.reason}", {"file": str(path), "raw": row.raw})
-            elif row.trajectory.id not in done:
+            elif row.trajectory.id in seen:  # records are keyed by id: a repeat would be lost from the metrics
+                rejects.add(row.line, f"trajectory id {row.trajectory.id!r} repeats {seen[row.trajectory.id]}; "
+                            "give every trajectory its own id", {"file": str(path), "id": row.trajectory.id})
+            else:
+                seen[row.trajectory.id] = f"line {row.line} of {path}"
+                if row.trajectory.id in done:
+                    continue
                 try:
                     game_outcome(row.trajectory)
                     todo.append(row.trajectory)
