@@ -115,6 +115,27 @@ def test_interrupted_run_needs_resume_and_resume_loses_no_finished_task(tmp_path
     assert "reasoningbank" in text and "100.0 %" in text  # the table's cells are not cut
 
 
+def test_memory_model_loads_a_second_model_of_the_same_backend(tmp_path, monkeypatch):
+    import experio.embed
+
+    actor, judge = Model(), Model(judge="failure")
+    loaded = []
+
+    def fake_open_llm(llm, model, base_url, api_key=None, **options):
+        loaded.append((llm, model, options))
+        return judge.llm if model == "embedded" else actor.llm
+
+    monkeypatch.setattr(memory_cli, "open_llm", fake_open_llm)
+    monkeypatch.setattr(experio.embed, "load_embedder", lambda *a, **k: WordEmbedder())
+    out = tmp_path / "rb"
+    result, _ = invoke("run", "--env", "hallway", "--tasks", "1", "--max-steps", "2", "--out", str(out),
+                       "--memory-model", "embedded")
+    assert result.exit_code == 0, result.output
+    assert loaded == [(None, None, {"agent": True}), (None, "embedded", {})]
+    assert set(actor.calls) == {"agent"} and "judge" in judge.calls
+    assert counted(out)[0]["judged_status"] == "failure"
+
+
 # ---------------------------------------------------------------------- report on other folders
 def test_report_refuses_an_agent_folder_and_writes_nothing(tmp_path):
     agent = tmp_path / "agent"

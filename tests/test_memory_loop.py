@@ -307,6 +307,18 @@ def test_matts_sequential_passes_feed_their_notes_forward_and_into_extraction(tm
     assert rows[0]["notes_after"].startswith("note 1") and len(json.loads(rows[2]["notes"])) == 2
 
 
+@pytest.mark.parametrize("matts, reflections", [(None, {"judge", "extract"}), ("parallel:3", {"judge", "select", "contrast"}),
+                                                 ("sequential:2", {"refine", "judge", "extract"})])
+def test_a_memory_model_judges_extracts_and_selects_while_the_agent_only_acts(tmp_path, matts, reflections):
+    actor, memory = Model(), Model(judge="failure")
+    run(actor, STREAM[:1], tmp_path, matts=matts, memory_llm=memory.llm)
+    assert set(actor.calls) == {"agent"} and set(memory.calls) == reflections
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert {"llm", "model", "memory_model"} <= set(next(iter(config["memory"].values())))
+    if matts is None:
+        assert counted(tmp_path)[0]["judged_status"] == "failure"  # the memory model's verdict
+
+
 def test_parse_matts_and_items_used():
     assert parse_matts("parallel:3") == ("parallel", 3) and parse_matts(None) == (None, 1)
     with pytest.raises(ValueError, match="parallel:K"):

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 from experio.adp import SCHEMA_VERSION, Trajectory, to_wire
 from experio.envs import Environment, Task, make_env
-from experio.llm import LLM
+from experio.llm import LLM, describe_llm
 from experio.runs import RunFolder, progress as progress_bar
 
 from .context import make_context
@@ -60,8 +60,7 @@ def run_agent(
     """
     config = config or AgentConfig()
     make_context(context)  # fail fast on an unknown name
-    settings = {"llm": getattr(llm, "name", type(llm).__name__),
-                "model": str(getattr(llm, "model_path", getattr(llm, "model", "")))}
+    settings = describe_llm(llm)
     return run_episodes(out, KIND, env, tasks, context, config, settings,
                         lambda e, task: run_episode(llm, e, task, make_context(context), config, on_turn=on_turn),
                         resume=resume, env_options=env_options, progress=progress, on_episode=on_episode)

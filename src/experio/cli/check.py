@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from experio.embed import cosine_top_k, load_embedder
-from experio.llm import LLM, SchemaMismatchError
+from experio.llm import LLM, SchemaMismatchError, describe_llm
 from experio.runs import write_json, write_text
 
 from .common import table
@@ -65,7 +65,7 @@ def run_check(llm: LLM, out: Path, console: Console | None = None) -> dict[str, 
     console = console or Console()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "config.json", {"llm": getattr(llm, "name", type(llm).__name__), "model": str(getattr(llm, "model_path", getattr(llm, "model", "")))})
+    write_json(out / "config.json", describe_llm(llm))
     rows, metrics, t0 = [], {}, time.perf_counter()
 
     with console.status("1/4 few-shot question answering"):

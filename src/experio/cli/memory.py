@@ -34,6 +34,9 @@ def run(
     resume: bool = typer.Option(False, "--resume", help="Skip tasks of this method already in the run folder."),
     llm: Optional[str] = LLMOption,
     model: Optional[str] = AgentModelOption,
+    memory_model: Optional[str] = typer.Option(
+        None, "--memory-model", show_default=False, help="The model that judges, extracts and selects (same backend; "
+        "a path, `embedded` or `embedded-agent`). Unset: the acting model, as in the paper."),
     base_url: Optional[str] = BaseUrlOption,
     api_key: Optional[str] = ApiKeyOption,
 ) -> None:
@@ -48,9 +51,10 @@ def run(
     settings = MemorySettings(memory, mode, matts_k, judge, k, context, config)  # checks before the model loads
     task_list = resolve_tasks(env, tasks, seed, parse_settings(env, setting))
     backend = open_llm(llm, model, base_url, api_key, agent=True)
+    memory_backend = open_llm(llm, memory_model, base_url, api_key) if memory_model else None
     summary = RunSummary(settings.name)
     metrics = run_memory(backend, env, task_list, memory, out, matts=matts, judge=judge, k=k, context=context,
-                         config=config, resume=resume, summary=summary)
+                         config=config, resume=resume, summary=summary, memory_llm=memory_backend)
     if summary.restored:
         console.print(f"Stored {len(summary.restored)} experience(s) from their records into the bank "
                       f"(the earlier run stopped between writing and storing): {', '.join(summary.restored)}")

@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .base import LLM, BaseLLM, Completion, GenerationParams, Message, Prompt, Score, parse_json_output
+from .base import (LLM, BaseLLM, Completion, GenerationParams, Message, Prompt, Score, describe_llm,
+                   parse_json_output)
 from .errors import (
     BackendConfigError,
     LLMError,
@@ -74,7 +75,7 @@ def load_llm(backend: str | None = None, model: str | None = None, **options: An
 
 __all__ = [
     "BACKENDS", "LLM", "BaseLLM", "Completion", "GenerationParams", "Message", "Prompt", "Score",
-    "ScriptedLLM", "load_llm", "parse_json_output", "render_transcript", "embedded_model_path",
+    "ScriptedLLM", "describe_llm", "load_llm", "parse_json_output", "render_transcript", "embedded_model_path",
     "experio_home", "sha256_file", "LLMError", "ModelFileError", "ModelLoadError", "ServerUnreachableError",
     "ServerError",
     "NotSupportedError", "PromptError", "SchemaMismatchError", "BackendConfigError",

@@ -201,3 +201,16 @@ def with_parsed(completion: Completion, schema: dict) -> Completion:
         completion_tokens=completion.completion_tokens,
         parsed=value,
     )
+
+
+def describe_llm(llm: Any) -> dict[str, str]:
+    """What a run folder records of a model: `{"llm": backend name, "model": file or served name}`.
+
+        >>> describe_llm(load_llm("llamacpp"))
+        {'llm': 'llamacpp', 'model': 'embedded'}
+    """
+    if hasattr(llm, "model_path"):  # llamacpp, hf: a file or folder; unset is the embedded model
+        model = str(llm.model_path or "embedded")
+    else:
+        model = str(getattr(llm, "model", "") or "")
+    return {"llm": str(getattr(llm, "name", type(llm).__name__)), "model": model}

@@ -25,7 +25,7 @@ from typing import Iterable, Iterator
 from experio.adp import Trajectory, iter_trajectory_rows
 from experio.agent import EpisodeDetails, EpisodeRecordError, TrainingExample
 from experio.errors import input_file
-from experio.llm import LLM
+from experio.llm import LLM, describe_llm
 from experio.runs import RejectsFile, RunFolder, markdown_table, pct, write_json, write_text
 from experio.runs import progress as bar
 
@@ -114,8 +114,7 @@ def run_judge_eval(llm: LLM, data: list[str], out: str, *, resume: bool = False,
     run = RunFolder(out, JUDGE_KIND, records="judged.jsonl")
     done = {r["id"]: r for r in run.records()}
     run.open(resume=resume, finished=len(done), what="judged trajectories")
-    run.set_config(["judge"], {"data": [str(p) for p in data], "llm": getattr(llm, "name", type(llm).__name__),
-                               "model": str(getattr(llm, "model_path", "") or "")})
+    run.set_config(["judge"], {"data": [str(p) for p in data], **describe_llm(llm)})
     rejects, todo, seen = RejectsFile(run.path / "trajectories"), [], {}
     for path in data:
         input_file(path, "trajectory file")

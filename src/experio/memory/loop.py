@@ -164,16 +164,19 @@ class MemoryLoop:
 
     `envs` are environment instances: one is enough, except for MaTTS parallel, which runs
     its k rollouts at once, one environment each. `bank` may be None only for memory "none".
+    `llm` acts; `memory_llm` (default: `llm`, as in the paper) does the rest: judge, extract,
+    MaTTS select, contrast and re-examine. A small tuned agent acts well but judges badly.
     """
 
     def __init__(self, llm: LLM, bank: MemoryBank | None, embedder: Any, settings: MemorySettings,
-                 envs: Sequence[Environment]) -> None:
+                 envs: Sequence[Environment], memory_llm: LLM | None = None) -> None:
         if bank is None and settings.memory != "none":
             raise MemoryInputError(f"memory {settings.memory!r} needs a MemoryBank")
         need = settings.matts_k if settings.matts == "parallel" else 1
         if len(envs) < need:
             raise MemoryInputError(f"{settings.name} needs {need} environment instances (one per rollout), got {len(envs)}")
         self.llm, self.bank, self.embedder, self.settings, self.envs = llm, bank, embedder, settings, list(envs)
+        self.memory_llm = memory_llm or llm
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ retrieve
@@ -225,7 +228,7 @@ class MemoryLoop:
         if self.settings.judge == "env":
             return Verdict(env_status, f"environment reward {result.reward:g}", "env")
         try:
-            j = judge(self.llm, query, trajectory_to_text(result.trajectory, TRAJECTORY_CHARS))
+            j = judge(self.memory_llm, query, trajectory_to_text(result.trajectory, TRAJECTORY_CHARS))
         except MemoryParseError as e:
             return Verdict(env_status, f"environment reward {result.reward:g}", "env-fallback", e.text, str(e))
         return Verdict(j.status, j.rationale, "llm", j.raw)
@@ -241,13 +244,13 @@ class MemoryLoop:
         if memory == "reasoningbank":
             if notes:
                 text += prompts.NOTES_FOR_EXTRACTION.format(notes="\n".join(f"- {n}" for n in notes))
-            found = extract_items(self.llm, query, text, success=verdict.success)
+            found = extract_items(self.memory_llm, query, text, success=verdict.success)
             return found, verdict.status, list(found.items)
         if not verdict.success:  # Synapse and AWM keep successes only
             return None, "none", []
         if memory == "synapse":
             return None, "trajectory", [trajectory_item(query, trajectory_to_text(result.trajectory, EXEMPLAR_CHARS))]
-        found = induce_workflow(self.llm, query, text)
+        found = induce_workflow(self.memory_llm, query, text)
         return found, "workflow", list(found.items)
 
     # ------------------------------------------------------------------ the whole task

@@ -51,13 +51,13 @@ def solve_parallel(loop: "MemoryLoop", task: Task) -> "TaskOutcome":
     texts = [trajectory_to_text(r.result.trajectory, TRAJECTORY_CHARS) for r in rollouts]
     selection, selection_error = None, None
     try:
-        selection = select_best(loop.llm, query, texts)
+        selection = select_best(loop.memory_llm, query, texts)
         chosen = selection.index
     except MemoryParseError as e:
         chosen, selection_error = fallback_choice(rollouts), f"selector unreadable, fell back to the judge: {e}"
     if loop.settings.memory == "reasoningbank":
         statuses = [r.verdict.status if r.verdict else None for r in rollouts]
-        found = extract_contrast(loop.llm, query, texts, statuses)
+        found = extract_contrast(loop.memory_llm, query, texts, statuses)
         extraction, kind, items = found, "contrast", list(found.items)
     else:
         best = rollouts[chosen]
@@ -86,7 +86,7 @@ def solve_sequential(loop: "MemoryLoop", task: Task) -> "TaskOutcome":
         rollouts.append(rollout)
         if i < k - 1:
             text = trajectory_to_text(rollout.result.trajectory, TRAJECTORY_CHARS)
-            notes.append(reexamine(loop.llm, guide.query_for(rollout.result), text,
+            notes.append(reexamine(loop.memory_llm, guide.query_for(rollout.result), text,
                                    temperature=loop.settings.agent.temperature,
                                    seed=None if loop.settings.agent.seed is None else loop.settings.agent.seed + i))
     final = rollouts[-1]

@@ -35,7 +35,7 @@ from experio.adp import SCHEMA_VERSION as ADP_VERSION, Trajectory, TrajectoryWri
 from experio.agent import AgentConfig, EpisodeDetails, EpisodeResult
 from experio.envs import Environment, Task, make_env
 from experio.errors import ResumeRequired
-from experio.llm import LLM
+from experio.llm import LLM, describe_llm
 from experio.runs import RunFolder, progress as progress_bar
 
 from .details import (KIND, ExtractionRecord, MemoryDetails, MemoryRecord, SelectionRecord, TaskSummary,
@@ -99,6 +99,7 @@ def run_memory(
     progress: bool = True,
     on_task: Callable[[TaskDone], None] | None = None,
     summary: RunSummary | None = None,
+    memory_llm: LLM | None = None,
 ) -> dict[str, Any]:
     """Run `tasks` in order with one memory method; record, consolidate, report; return the metrics.
 
@@ -107,6 +108,7 @@ def run_memory(
     env: a name (made here, `env_options` passed, closed at the end), a factory (called once
     per needed instance; MaTTS parallel needs K), or an instance (left open; not for parallel).
     embedder: anything with `embed(texts) -> array` (default `load_embedder()`, MiniLM).
+    memory_llm: the model that judges, extracts and selects (default: `llm`, which acts).
     `summary`, when given, is filled with what resume did (restored experiences, stale lines).
     Raises MemorySettingsError on bad settings, RunFolderError on another command's folder,
     MemoryResumeRequired on finished tasks without `resume`, MemoryRunError on a folder whose
@@ -132,13 +134,13 @@ def run_memory(
         if bank is not None:
             summary.restored = reconcile(bank, finished, run, settings.name, embedder)
         run.set_config(["memory", settings.name], {
-            "llm": getattr(llm, "name", type(llm).__name__),
+            **describe_llm(llm), "memory_model": describe_llm(memory_llm or llm)["model"],
             "env": env if isinstance(env, str) else getattr(env, "name", "custom"),
             "tasks": [t.to_dict() for t in tasks], **settings.to_dict()})
         need = matts_k if mode == "parallel" else 1
         envs, owned = _environments(env, need, env_options or {})
         try:
-            loop = MemoryLoop(llm, bank, embedder, settings, envs)
+            loop = MemoryLoop(llm, bank, embedder, settings, envs, memory_llm=memory_llm)
             _run_tasks(loop, tasks, finished, run, progress, on_task, summary)
         finally:
             if owned:
