@@ -5,6 +5,8 @@
           ├── TrainDataError           training data experio cannot train on (also a ValueError)
           │    ├── NoExamplesError     no trajectory gave a usable example (empty files, all rejected)
           │    └── SplitOverlapError   a trajectory id in both the training and the evaluation data
+          ├── RLSettingsError          RL settings out of range: G < 2, tau outside (0, 1), an unknown
+          │                            advantage or aggregation (also a ValueError)
           ├── BaseModelNotFoundError   --base names a path that does not exist
           │                            (also experio.errors.InputFileError)
           ├── CheckpointMismatchError  --resume with a checkpoint made with another base model,
@@ -63,3 +65,7 @@ class AdapterNotFoundError(ExportError, InputFileError):
 
 class AdapterMismatchError(ExportError):
     """The adapter was trained on another base model (names, weights or shapes differ)."""
+
+
+class RLSettingsError(TrainError, ValueError):
+    """RL settings out of range: a group of fewer than 2, tau outside (0, 1), an unknown advantage or aggregation."""

@@ -1,0 +1,129 @@
+"""The RL core (`experio.train.rl`) on hand-computed cases: advantages, the clip, masks, 1/T, KL, EMA."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from experio.train import (EMA, RLSettingsError, advantages, aggregate, clipped_objective, kl_to_reference,
+                           policy_loss, ratio)
+
+
+def test_advantages_on_a_hand_computed_group():
+    r = torch.tensor([[1.0, 0.0, 0.0, 3.0]])  # mean 1, unbiased std sqrt(2)
+    assert torch.allclose(advantages(r, "dr-grpo"), torch.tensor([[0.0, -1.0, -1.0, 2.0]]))
+    assert torch.allclose(advantages(r, "grpo", eps=0.0), torch.tensor([[0.0, -1.0, -1.0, 2.0]]) / 2 ** 0.5)
+    loo = torch.tensor([[1 - 1.0, 0 - 4 / 3, 0 - 4 / 3, 3 - 1 / 3]])  # r_i minus the mean of the others
+    assert torch.allclose(advantages(r, "rloo"), loo)
+    assert torch.allclose(advantages(r, "rloo"), 4 / 3 * (r - r.mean()))  # RLP's G/(G-1) (r_i - mean)
+
+
+def test_advantages_are_per_group_and_a_constant_group_gives_zero():
+    r = torch.tensor([[2.0, 2.0, 2.0], [0.0, 1.0, 2.0]])
+    a = advantages(r, "grpo")
+    assert torch.equal(a[0], torch.zeros(3)) and torch.allclose(a[1], torch.tensor([-1.0, 0.0, 1.0]), atol=1e-5)
+
+
+def test_the_clip_acts_at_both_edges_and_only_against_the_advantage():
+    rho = torch.tensor([0.5, 0.9, 1.0, 1.2, 1.5])
+    pos = clipped_objective(rho, torch.tensor(1.0), eps_low=0.2, eps_high=0.3)
+    assert torch.allclose(pos, torch.tensor([0.5, 0.9, 1.0, 1.2, 1.3]))  # capped above at 1 + eps_high
+    neg = clipped_objective(rho, torch.tensor(-1.0), eps_low=0.2, eps_high=0.3)
+    assert torch.allclose(neg, torch.tensor([-0.8, -0.9, -1.0, -1.2, -1.5]))  # floored below at 1 - eps_low
+    x = torch.tensor([1.5, 0.5], requires_grad=True)
+    clipped_objective(x, torch.tensor(1.0), 0.2, 0.3).sum().backward()
+    assert torch.equal(x.grad, torch.tensor([0.0, 1.0]))  # a clipped token carries no gradient
+
+
+def test_the_gradient_is_exactly_zero_outside_the_mask():
+    torch.manual_seed(0)
+    logp = torch.randn(2, 6, requires_grad=True)
+    old = logp.detach() + 0.1 * torch.randn(2, 6)
+    mask = torch.tensor([[0, 1, 1, 0, 1, 0], [1, 1, 0, 0, 0, 0]], dtype=torch.float32)
+    turns = torch.tensor([[0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1]])
+    for kw in ({"how": "token"}, {"how": "sequence"}, {"how": "turn", "turns": turns, "turn_ratio": True},
+               {"how": "token", "ref_logp": old, "beta": 0.1}):
+        logp.grad = None
+        policy_loss(logp, old, torch.tensor([1.0, -0.5]), mask, **kw).backward()
+        assert torch.all(logp.grad[mask == 0] == 0.0), kw
+        assert torch.all(logp.grad[mask == 1] != 0.0), kw
+
+
+def test_the_turn_level_ratio_is_the_exp_of_the_turns_mean_log_ratio():
+    logp = torch.tensor([[0.0, 0.2, 0.4, 1.0, 9.0]])
+    old = torch.zeros(1, 5)
+    mask = torch.tensor([[1.0, 1.0, 1.0, 1.0, 0.0]])
+    turns = torch.tensor([[0, 0, 0, 1, 1]])
+    rho = ratio(logp, old, mask, turns=turns)
+    expected = torch.exp(torch.tensor([0.2, 0.2, 0.2, 1.0]))  # turn 0: mean(0, .2, .4); turn 1: 1.0 (9.0 masked)
+    assert torch.allclose(rho[0, :4], expected)
+    assert torch.allclose(ratio(logp, old, mask)[0, :4], torch.exp(logp[0, :4]))
+
+
+def test_aggregations_on_two_rows_of_different_length():
+    values = torch.tensor([[1.0, 1.0, 1.0, 1.0], [4.0, 0.0, 0.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 0.0, 0.0]])
+    assert aggregate(values, mask, "token").item() == pytest.approx(8 / 5)
+    assert aggregate(values, mask, "sequence").item() == pytest.approx((1 + 4) / 2)
+
+
+def test_one_over_t_gives_the_short_trajectory_larger_per_turn_gradients_as_dr_mamr_theorem_1_says():
+    """Equal advantage, trajectories of 2 and 4 turns (one token a turn): with 1/T each turn of the
+    short one gets gradient 1/(N*2), of the long one 1/(N*4) -- the ratio T_long / T_short = 2; without
+    1/T every turn gets 1/N, ratio 1."""
+    mask = torch.tensor([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    turns = torch.tensor([[0, 1, 0, 0], [0, 1, 2, 3]])
+    for per_turn_mean, want in ((True, 2.0), (False, 1.0)):
+        logp = torch.zeros(2, 4, requires_grad=True)
+        policy_loss(logp, logp.detach(), torch.tensor([1.0, 1.0]), mask, how="turn", turns=turns,
+                    per_turn_mean=per_turn_mean).backward()
+        short, long = logp.grad[0, 0].abs(), logp.grad[1, 0].abs()
+        assert (short / long).item() == pytest.approx(want)
+        assert short.item() == pytest.approx(1 / 2 / (2 if per_turn_mean else 1))  # N = 2 rows
+
+
+def test_kl_k3_is_zero_where_the_policies_agree_and_positive_elsewhere():
+    logp = torch.tensor([-1.0, -2.0, -0.5])
+    assert torch.equal(kl_to_reference(logp, logp), torch.zeros(3))
+    ref = torch.tensor([-1.5, -1.0, -0.5])
+    d = ref - logp
+    assert torch.allclose(kl_to_reference(logp, ref), torch.exp(d) - d - 1) and (kl_to_reference(logp, ref)[:2] > 0).all()
+
+
+def test_ema_after_k_steps_equals_the_closed_form_and_swaps_in_and_out():
+    model = torch.nn.Linear(2, 1, bias=False)
+    frozen = torch.nn.Parameter(torch.ones(1), requires_grad=False)
+    model.register_parameter("frozen", frozen)
+    tau, thetas = 0.9, [torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, -1.0]]), torch.tensor([[0.0, 0.5]])]
+    ema = EMA(tau)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[5.0, 5.0]]))
+    ema.update(model)  # lazy init: phi_0 = theta_0
+    assert set(ema.shadow) == {"weight"}  # frozen parameters are not copied
+    for theta in thetas:
+        with torch.no_grad():
+            model.weight.copy_(theta)
+        ema.update(model)
+    k = len(thetas)  # phi_k = tau^k phi_0 + sum_j (1 - tau) tau^(k - j) theta_j
+    closed = tau ** k * torch.tensor([[5.0, 5.0]]) + sum((1 - tau) * tau ** (k - j) * t for j, t in enumerate(thetas, 1))
+    assert torch.allclose(ema.shadow["weight"], closed)
+    with ema.swapped(model):
+        assert torch.allclose(model.weight, closed)
+    assert torch.equal(model.weight.detach(), thetas[-1])
+
+
+def test_bad_settings_are_clear_errors():
+    with pytest.raises(RLSettingsError, match="at least 2 samples"):
+        advantages(torch.tensor([[1.0]]))
+    with pytest.raises(RLSettingsError, match="unknown advantage 'ppo'"):
+        advantages(torch.zeros(1, 2), "ppo")
+    with pytest.raises(RLSettingsError, match=r"tau must be in \(0, 1\), got 1.0"):
+        EMA(1.0)
+    with pytest.raises(RLSettingsError, match="unknown aggregation"):
+        aggregate(torch.zeros(1, 2), torch.ones(1, 2), "mean")
+    with pytest.raises(RLSettingsError, match="needs `turns`"):
+        aggregate(torch.zeros(1, 2), torch.ones(1, 2), "turn")
+    with pytest.raises(RLSettingsError, match="reference model"):
+        policy_loss(torch.zeros(1, 2), torch.zeros(1, 2), torch.ones(1), torch.ones(1, 2), beta=0.1)
+    with pytest.raises(RLSettingsError, match="eps_low < 1"):
+        clipped_objective(torch.ones(2), torch.ones(1), eps_low=1.5)
