@@ -127,3 +127,41 @@ def test_bad_settings_are_clear_errors():
         policy_loss(torch.zeros(1, 2), torch.zeros(1, 2), torch.ones(1), torch.ones(1, 2), beta=0.1)
     with pytest.raises(RLSettingsError, match="eps_low < 1"):
         clipped_objective(torch.ones(2), torch.ones(1), eps_low=1.5)
+
+
+# ----------------------------------------------------------------------------- per-token log-probs
+def test_chunked_logprobs_have_the_values_and_gradients_of_full_log_softmax():
+    from experio.train.model import linear_logprobs
+
+    torch.manual_seed(0)
+    h = torch.randn(37, 16, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(50, 16, dtype=torch.float64, requires_grad=True)
+    y, weights = torch.randint(0, 50, (37,)), torch.randn(37, dtype=torch.float64)
+    for cap in (None, 3.0):
+        logits = h @ w.T
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        ref = torch.log_softmax(logits, dim=-1).gather(1, y[:, None])[:, 0]
+        got = linear_logprobs(h, w, y, cap, chunk=8)
+        torch.testing.assert_close(got, ref)
+        g_ref = torch.autograd.grad((ref * weights).sum(), (h, w))
+        g = torch.autograd.grad((got * weights).sum(), (h, w))  # per-token weights, as rho * A gives
+        torch.testing.assert_close(g[0], g_ref[0])
+        torch.testing.assert_close(g[1], g_ref[1])
+
+
+@pytest.mark.model
+def test_token_logprobs_on_the_embedded_model_equal_its_full_logits(hf_llm):
+    from experio.train.model import token_logprobs
+
+    tok = hf_llm.tokenizer
+    ids = tok(["The cat sat on the mat.", "Two plus two is four, said"], return_tensors="pt", padding=True)
+    target = ids["attention_mask"].clone()
+    target[:, :3] = 0  # only the continuation after three tokens
+    with torch.no_grad():
+        got = token_logprobs(hf_llm.model, ids["input_ids"], ids["attention_mask"], target)
+        logits = hf_llm.model(**ids).logits.float()
+    ref = torch.log_softmax(logits[:, :-1], dim=-1).gather(2, ids["input_ids"][:, 1:, None])[..., 0]
+    keep = target[:, 1:].bool()
+    torch.testing.assert_close(got[:, 1:][keep], ref[keep], atol=1e-4, rtol=1e-4)
+    assert torch.all(got[:, 1:][~keep] == 0) and torch.all(got[:, 0] == 0)

@@ -100,12 +100,12 @@ def linear_cross_entropy(h, weight, y, cap: float | None = None, chunk: int = CE
     if torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad):
         return _linear_ce_class().apply(h, weight, y, cap, chunk)
     with torch.no_grad():
-        return sum((_chunk_ce(h[i:i + chunk], weight, y[i:i + chunk], cap)[0] for i in range(0, len(y), chunk)),
+        return sum((_chunk_ce(h[i:i + chunk], weight, y[i:i + chunk], cap)[0].sum() for i in range(0, len(y), chunk)),
                    torch.zeros((), dtype=torch.promote_types(h.dtype, torch.float32), device=h.device))
 
 
 def _chunk_ce(h, weight, y, cap):
-    """(loss sum, d loss / d logits before the softcap) of one chunk."""
+    """(per-row losses, d loss / d logits before the softcap) of one chunk."""
     import torch
 
     z = h @ weight.T
@@ -115,7 +115,7 @@ def _chunk_ce(h, weight, y, cap):
         t = torch.tanh(z / cap)
         z = t * cap
     lse = torch.logsumexp(z, dim=-1)
-    loss = (lse - z.gather(1, y[:, None])[:, 0]).sum()
+    loss = lse - z.gather(1, y[:, None])[:, 0]
     g = torch.exp(z - lse[:, None])
     g[torch.arange(len(y), device=y.device), y] -= 1
     if t is not None:
@@ -137,7 +137,7 @@ def _linear_ce_class():
             for i in range(0, len(y), chunk):
                 hc = h[i:i + chunk].detach()
                 part, g = _chunk_ce(hc, weight.detach(), y[i:i + chunk], cap)
-                loss += part
+                loss += part.sum()
                 g = g.to(h.dtype)
                 grad_h[i:i + chunk] = g @ weight.detach()
                 if grad_w is not None:
@@ -163,3 +163,64 @@ def full_logits_loss(model: Any, input_ids, attention_mask, labels):
     keep = targets != IGNORE
     loss = F.cross_entropy(logits[:, :-1][keep].float(), targets[keep], reduction="sum")
     return loss, int(keep.sum())
+
+
+# ----------------------------------------------------------------------------- per-token log-probs (RL)
+def token_logprobs(model: Any, input_ids, attention_mask, target_mask):
+    """log p(x_t | x_<t) at each token t where `target_mask` is 1 (N, L); 0.0 elsewhere and at t = 0.
+
+    The RL core's logp: the decoder runs over every position, the output layer only where a
+    target token is predicted (`linear_logprobs`), as `labelled_loss` does for SFT.
+    """
+    import torch
+
+    lm = causal_lm(model)
+    hidden = lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    keep = target_mask[:, 1:].bool()
+    head, cap = lm.get_output_embeddings(), getattr(lm.config, "final_logit_softcapping", None)
+    lp = linear_logprobs(hidden[:, :-1][keep], head.weight, input_ids[:, 1:][keep], cap)
+    shifted = torch.zeros(keep.shape, dtype=lp.dtype, device=lp.device).masked_scatter(keep, lp)
+    return torch.cat([torch.zeros_like(shifted[:, :1]), shifted], dim=1)
+
+
+def linear_logprobs(h, weight, y, cap: float | None = None, chunk: int = CE_CHUNK):
+    """log softmax(softcap(h_i W^T))[y_i] per row, in chunks; the backward recomputes each chunk's
+    softmax instead of keeping the logits (one more output-layer pass, memory of one chunk)."""
+    import torch
+
+    if torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad):
+        return _linear_logprobs_class().apply(h, weight, y, cap, chunk)
+    with torch.no_grad():
+        return -torch.cat([_chunk_ce(h[i:i + chunk], weight, y[i:i + chunk], cap)[0]
+                           for i in range(0, len(y), chunk)]) if len(y) else h.new_zeros(0)
+
+
+@lru_cache(maxsize=1)
+def _linear_logprobs_class():
+    """The autograd Function of `linear_logprobs` (built on first use)."""
+    import torch
+
+    class LinearLogprobs(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, h, weight, y, cap, chunk):
+            ctx.save_for_backward(h, weight, y)
+            ctx.cap, ctx.chunk = cap, chunk
+            with torch.no_grad():
+                return -torch.cat([_chunk_ce(h[i:i + chunk].detach(), weight.detach(), y[i:i + chunk], cap)[0]
+                                   for i in range(0, len(y), chunk)]).to(h.dtype) if len(y) else h.new_zeros(0)
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            h, weight, y = ctx.saved_tensors
+            grad_h = torch.zeros_like(h)
+            grad_w = torch.zeros_like(weight) if ctx.needs_input_grad[1] else None
+            for i in range(0, len(y), ctx.chunk):
+                hc = h[i:i + ctx.chunk].detach()
+                _, g = _chunk_ce(hc, weight.detach(), y[i:i + ctx.chunk], ctx.cap)  # g = d(-logp)/dz
+                g = (-g * grad_out[i:i + ctx.chunk, None]).to(h.dtype)
+                grad_h[i:i + ctx.chunk] = g @ weight.detach()
+                if grad_w is not None:
+                    grad_w += g.T @ hc
+            return grad_h, grad_w, None, None, None
+
+    return LinearLogprobs
