@@ -165,3 +165,20 @@ def test_token_logprobs_on_the_embedded_model_equal_its_full_logits(hf_llm):
     keep = target[:, 1:].bool()
     torch.testing.assert_close(got[:, 1:][keep], ref[keep], atol=1e-4, rtol=1e-4)
     assert torch.all(got[:, 1:][~keep] == 0) and torch.all(got[:, 0] == 0)
+
+
+# ----------------------------------------------------------------------------- rollouts
+@pytest.mark.model
+def test_a_group_shares_one_prefill_and_its_old_logprobs_match_a_full_forward(hf_llm):
+    from experio.train.model import token_logprobs
+    from experio.train.rollout import sample_group
+
+    model, tok = hf_llm.model, hf_llm.tokenizer
+    g = sample_group(model, tok, "Question: what is 2 + 3?\nAnswer:", 4, max_new_tokens=6, temperature=1.0, seed=0)
+    assert g.input_ids.shape == g.mask.shape == g.old_logp.shape and g.input_ids.shape[0] == 4
+    assert g.mask[:, :g.prompt_len].sum() == 0 and (g.mask.sum(1) >= 1).all() and len(g.texts) == 4
+    with torch.no_grad():
+        full = token_logprobs(model, g.input_ids, g.attention_mask, g.mask)
+    torch.testing.assert_close(full * g.mask, g.old_logp, atol=2e-4, rtol=1e-4)  # KV-cached decoding = full forward
+    again = sample_group(model, tok, "Question: what is 2 + 3?\nAnswer:", 4, max_new_tokens=6, seed=0)
+    assert again.texts == g.texts  # seeded

@@ -1,0 +1,102 @@
+"""Rollouts for the RL core: G sampled completions of one prompt on the hf backend's model.
+
+The prompt is run once; its KV cache is copied G times and the G completions are decoded
+together, one token a step, so the shared prefix costs one forward pass, not G. What comes
+back is what a policy-gradient step needs: token ids, a mask of the sampled tokens, and the
+sampling policy's log-probs of them (`old_logp`, for the ratio), all aligned (G, L).
+
+    >>> g = sample_group(llm.model, llm.tokenizer, "2 + 3 =", 4, max_new_tokens=8, seed=0)  # doctest: +SKIP
+    >>> g.texts                        # ['5', ' 5\\n', ...]                                   # doctest: +SKIP
+    >>> g.input_ids.shape, g.mask.shape, g.old_logp.shape     # (4, L) each                 # doctest: +SKIP
+
+Log-probs are the policy's own (temperature 1), the same quantity `token_logprobs` computes
+for the loss, so the ratio is 1 on the first update; sampling may use another temperature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .errors import RLSettingsError
+
+
+@dataclass
+class Group:
+    """G completions of one prompt, right-padded: ids (G, L), mask of completion tokens, old log-probs."""
+
+    prompt: str
+    prompt_len: int
+    input_ids: torch.Tensor  # (G, L): prompt + completion + padding
+    attention_mask: torch.Tensor  # (G, L): 1 on prompt and completion tokens (eos included)
+    mask: torch.Tensor  # (G, L) float: 1 on the sampled completion tokens (the tokens a method may train)
+    old_logp: torch.Tensor  # (G, L): log pi_old(token) at sampled tokens, 0 elsewhere
+    texts: list[str]  # decoded completions, without eos
+    finished: list[bool]  # ended with eos (else cut at max_new_tokens)
+
+
+@torch.no_grad()
+def sample_group(model: Any, tokenizer: Any, prompt: str, g: int, *, max_new_tokens: int = 64,
+                 temperature: float = 1.0, seed: int | None = None, stop_ids: set[int] | None = None) -> Group:
+    """Sample `g` completions of `prompt` sharing one prefill of the prompt (KV cache copied g times)."""
+    if g < 1 or max_new_tokens < 1:
+        raise RLSettingsError(f"need g >= 1 and max_new_tokens >= 1, got g = {g}, max_new_tokens = {max_new_tokens}")
+    if temperature <= 0:
+        raise RLSettingsError(f"rollouts sample: temperature must be > 0, got {temperature}")
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    stop = set(stop_ids or ()) | {tokenizer.eos_token_id}
+    prompt_ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=True)["input_ids"]
+    was_training = model.training
+    model.eval()
+    out = model(input_ids=prompt_ids, use_cache=True)  # the shared prefix, once
+    cache_arg = _cache_argument(model)
+    cache = getattr(out, cache_arg)
+    cache.batch_repeat_interleave(g)
+    logits = out.logits[:, -1].float().expand(g, -1)
+    tokens, logps = [], []
+    alive = torch.ones(g, dtype=torch.bool)
+    length = prompt_ids.shape[1]
+    for _ in range(max_new_tokens):
+        logp_all = torch.log_softmax(logits, dim=-1)
+        probs = torch.softmax(logits / temperature, dim=-1)
+        nxt = torch.multinomial(probs, 1, generator=gen)[:, 0]
+        nxt = torch.where(alive, nxt, torch.full_like(nxt, tokenizer.pad_token_id))
+        tokens.append(nxt)
+        logps.append(torch.where(alive, logp_all.gather(1, nxt[:, None])[:, 0], torch.zeros(g)))
+        alive = alive & ~torch.isin(nxt, torch.tensor(sorted(stop)))
+        if not alive.any():
+            break
+        length += 1
+        step_mask = torch.ones(g, length, dtype=torch.long)
+        out = model(input_ids=nxt[:, None], attention_mask=step_mask, use_cache=True, **{cache_arg: cache})
+        cache, logits = getattr(out, cache_arg), out.logits[:, -1].float()
+    model.train(was_training)
+    return _group(tokenizer, prompt, prompt_ids[0], torch.stack(tokens, 1), torch.stack(logps, 1), stop)
+
+
+def _cache_argument(model: Any) -> str:
+    """The KV cache's name in forward and its output: `cache` (transformers >= 5.2x) or `past_key_values`."""
+    import inspect
+
+    from .model import causal_lm  # a peft wrapper's forward takes **kwargs: ask the model inside
+
+    return "cache" if "cache" in inspect.signature(causal_lm(model).forward).parameters else "past_key_values"
+
+
+def _group(tokenizer: Any, prompt: str, prompt_ids: torch.Tensor, sampled: torch.Tensor, logps: torch.Tensor,
+           stop: set[int]) -> Group:
+    """Lay the sampled tokens out after the prompt; mask = sampled tokens up to and including a stop."""
+    g, n = sampled.shape
+    is_stop = torch.isin(sampled, torch.tensor(sorted(stop)))
+    first_stop = torch.where(is_stop.any(1), is_stop.int().argmax(1), torch.full((g,), n))
+    keep = torch.arange(n)[None, :] <= first_stop[:, None]
+    p = len(prompt_ids)
+    ids = torch.cat([prompt_ids.expand(g, -1), torch.where(keep, sampled, tokenizer.pad_token_id)], 1)
+    comp = torch.cat([torch.zeros(g, p), keep.float()], 1)
+    attention = torch.cat([torch.ones(g, p, dtype=torch.long), keep.long()], 1)
+    texts = [tokenizer.decode([t for t in row[keep[i]].tolist() if t not in stop], skip_special_tokens=True)
+             for i, row in enumerate(sampled)]
+    finished = [bool(is_stop[i].any()) for i in range(g)]
+    return Group(prompt, p, ids, attention, comp, torch.cat([torch.zeros(g, p), logps * keep], 1), texts, finished)
