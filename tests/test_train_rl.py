@@ -182,3 +182,47 @@ def test_a_group_shares_one_prefill_and_its_old_logprobs_match_a_full_forward(hf
     torch.testing.assert_close(full * g.mask, g.old_logp, atol=2e-4, rtol=1e-4)  # KV-cached decoding = full forward
     again = sample_group(model, tok, "Question: what is 2 + 3?\nAnswer:", 4, max_new_tokens=6, seed=0)
     assert again.texts == g.texts  # seeded
+
+
+# ----------------------------------------------------------------------------- GRPO
+def test_the_addition_task_splits_disjointly_and_checks_the_first_number():
+    from experio.train.tasks import get_task
+
+    task = get_task("addition")
+    train, held = task.split(n_eval=100)
+    assert len(train) + len(held) == 810 and not {p.id for p in train} & {p.id for p in held}
+    assert task.reward(" 44\n12", "44") == 1.0 and task.reward(" 441", "44") == 0.0 and task.reward(" x", "44") == 0.0
+    with pytest.raises(RLSettingsError, match="unknown GRPO task"):
+        get_task("chess")
+
+
+def test_grpo_refuses_bad_settings_before_loading_a_model(tmp_path):
+    from experio.train.grpo import grpo
+
+    with pytest.raises(RLSettingsError, match="--group must be at least 2"):
+        grpo(out=tmp_path / "g", group=1)
+    with pytest.raises(RLSettingsError, match="aggregation token or sequence"):
+        grpo(out=tmp_path / "g", aggregation="turn")
+    assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.model
+def test_grpo_cli_runs_on_the_embedded_model_and_resumes_to_the_same_steps(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from experio.cli import app
+
+    args = ["train", "grpo", "--out", str(tmp_path / "g"), "--prompts", "1", "--group", "2", "--max-new-tokens", "3",
+            "--eval-problems", "3", "--eval-every", "1", "--checkpoint-every", "1", "--quiet"]
+    first = CliRunner().invoke(app, [*args, "--steps", "1"])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, [*args, "--steps", "2"])
+    assert again.exit_code != 0 and "--resume" in again.output
+    resumed = CliRunner().invoke(app, [*args, "--steps", "2", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    m = json.loads((tmp_path / "g" / "metrics.json").read_text())
+    assert [s["step"] for s in m["train"]] == [1, 2] and [e["step"] for e in m["eval"]] == [0, 1, 2]
+    assert (tmp_path / "g" / "adapter" / "adapter_config.json").is_file() and (tmp_path / "g" / "reward.png").is_file()
+    assert "held-out reward" in (tmp_path / "g" / "report.md").read_text()

@@ -108,3 +108,37 @@ def export_command(
                   f"{result.gguf_type.upper()}; the others as in the base)", soft_wrap=True, highlight=False)
     console.print(f"run it:    experio generate --model {result.gguf_path} \"Once upon a time\"",
                   soft_wrap=True, highlight=False)
+
+
+@app.command("grpo")
+def grpo_command(
+    out: Path = typer.Option(..., "--out", help="Run folder, e.g. runs/grpo."),
+    task: str = typer.Option("addition", "--task", help="Verifiable task (experio.train.tasks): addition."),
+    base: str = typer.Option("embedded", "--base", help="embedded, or a GGUF file / transformers model folder."),
+    steps: int = typer.Option(60, "--steps", help="Optimizer steps."),
+    prompts: int = typer.Option(4, "--prompts", help="Training prompts per step."),
+    group: int = typer.Option(8, "--group", help="G: completions sampled per prompt (>= 2)."),
+    max_new_tokens: int = typer.Option(4, "--max-new-tokens"),
+    temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature of the rollouts."),
+    lr: float = typer.Option(5e-5, "--lr", help="Learning rate (AdamW, constant)."),
+    advantage: str = typer.Option("grpo", "--advantage", help="grpo (std-normalised), dr-grpo or rloo."),
+    aggregation: str = typer.Option("token", "--aggregation", help="token or sequence mean."),
+    n_eval: int = typer.Option(100, "--eval-problems", help="Held-out problems (disjoint from training)."),
+    eval_every: int = typer.Option(10, "--eval-every", help="Held-out reward every K steps."),
+    checkpoint_every: int = typer.Option(10, "--checkpoint-every"),
+    seed: int = typer.Option(0, "--seed"),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in --out."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """GRPO with LoRA on a verifiable task; the held-out reward every K steps, checkpoints, report."""
+    from experio.train.grpo import grpo
+
+    m = grpo(out=out, task=task, base=base, steps=steps, prompts_per_step=prompts, group=group,
+             max_new_tokens=max_new_tokens, temperature=temperature, lr=lr, advantage=advantage,
+             aggregation=aggregation, n_eval=n_eval, eval_every=eval_every, checkpoint_every=checkpoint_every,
+             seed=seed, resume=resume, progress=not quiet)
+    t = table("step", "held-out reward", title=f"GRPO on {task}")
+    for e in m["eval"]:
+        t.add_row(str(e["step"]), f"{e['reward']:.3f}")
+    console.print(t)
+    console.print(f"Run record: {out}/ (config.json, metrics.json, report.md, reward.png, adapter/, checkpoints/)")

@@ -101,17 +101,18 @@ def plot_loss(path: Path, train: list[dict], evals: list[dict]) -> Path:
 
 
 @contextmanager
-def step_progress(total: int, completed: int, *, enabled: bool) -> Iterator[Callable[..., None]]:
-    """A rich bar over optimizer steps with the last loss and tokens/s; yields `update(loss, tokens_per_s)`."""
+def step_progress(total: int, completed: int, *, enabled: bool, label: str = "sft", metric: str = "loss"
+                  ) -> Iterator[Callable[..., None]]:
+    """A rich bar over optimizer steps with the last `metric` and tokens/s; yields `update(value, tokens_per_s)`."""
     if not enabled:
         yield lambda loss, tps: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn("sft"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("loss {task.fields[loss]} · {task.fields[tps]} tok/s"),
+    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
+                   TextColumn(metric + " {task.fields[loss]} · {task.fields[tps]} tok/s"),
                    TimeElapsedColumn(), TimeRemainingColumn())
-    task = bar.add_task("sft", total=total, completed=completed, loss="-", tps="-")
+    task = bar.add_task(label, total=total, completed=completed, loss="-", tps="-")
 
     def update(loss: float, tps: float | None) -> None:
         bar.update(task, advance=1, loss=f"{loss:.3f}", tps="-" if tps is None else f"{tps:.0f}")

@@ -40,11 +40,14 @@ class Group:
 @torch.no_grad()
 def sample_group(model: Any, tokenizer: Any, prompt: str, g: int, *, max_new_tokens: int = 64,
                  temperature: float = 1.0, seed: int | None = None, stop_ids: set[int] | None = None) -> Group:
-    """Sample `g` completions of `prompt` sharing one prefill of the prompt (KV cache copied g times)."""
+    """Sample `g` completions of `prompt` sharing one prefill of the prompt (KV cache copied g times).
+
+    temperature 0 decodes greedily; `stop_ids` end a completion as eos does (the stop is kept).
+    """
     if g < 1 or max_new_tokens < 1:
         raise RLSettingsError(f"need g >= 1 and max_new_tokens >= 1, got g = {g}, max_new_tokens = {max_new_tokens}")
-    if temperature <= 0:
-        raise RLSettingsError(f"rollouts sample: temperature must be > 0, got {temperature}")
+    if temperature < 0:
+        raise RLSettingsError(f"temperature must be >= 0 (0: greedy), got {temperature}")
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     stop = set(stop_ids or ()) | {tokenizer.eos_token_id}
     prompt_ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=True)["input_ids"]
@@ -60,8 +63,10 @@ def sample_group(model: Any, tokenizer: Any, prompt: str, g: int, *, max_new_tok
     length = prompt_ids.shape[1]
     for _ in range(max_new_tokens):
         logp_all = torch.log_softmax(logits, dim=-1)
-        probs = torch.softmax(logits / temperature, dim=-1)
-        nxt = torch.multinomial(probs, 1, generator=gen)[:, 0]
+        if temperature == 0:  # greedy: evaluation
+            nxt = logits.argmax(dim=-1)
+        else:
+            nxt = torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1, generator=gen)[:, 0]
         nxt = torch.where(alive, nxt, torch.full_like(nxt, tokenizer.pad_token_id))
         tokens.append(nxt)
         logps.append(torch.where(alive, logp_all.gather(1, nxt[:, None])[:, 0], torch.zeros(g)))
@@ -100,3 +105,14 @@ def _group(tokenizer: Any, prompt: str, prompt_ids: torch.Tensor, sampled: torch
              for i, row in enumerate(sampled)]
     finished = [bool(is_stop[i].any()) for i in range(g)]
     return Group(prompt, p, ids, attention, comp, torch.cat([torch.zeros(g, p), logps * keep], 1), texts, finished)
+
+
+def stack_groups(groups: list[Group], pad_id: int) -> tuple[torch.Tensor, ...]:
+    """(input_ids, attention_mask, mask, old_logp) of several groups, right-padded to one length."""
+    width = max(g.input_ids.shape[1] for g in groups)
+
+    def pad(t: torch.Tensor, value: float) -> torch.Tensor:
+        return torch.nn.functional.pad(t, (0, width - t.shape[1]), value=value)
+
+    return (torch.cat([pad(g.input_ids, pad_id) for g in groups]), torch.cat([pad(g.attention_mask, 0) for g in groups]),
+            torch.cat([pad(g.mask, 0.0) for g in groups]), torch.cat([pad(g.old_logp, 0.0) for g in groups]))
