@@ -78,6 +78,18 @@ def state(folder: Path) -> dict:
     return read_json(folder / "state.json")
 
 
+def check_settings(folder: Path, cfg: Any, names: tuple[str, ...]) -> None:
+    """Refuse to resume `folder` when a setting in `names` differs between its state.json and `cfg`."""
+    from .errors import CheckpointMismatchError
+
+    saved = state(folder).get("settings", {})
+    diff = [k for k in names if k in saved and saved[k] != getattr(cfg, k)]
+    if diff:
+        what = "; ".join(f"{k}: checkpoint {saved[k]!r}, now {getattr(cfg, k)!r}" for k in diff)
+        raise CheckpointMismatchError(f"cannot resume {folder}: it was made with other settings ({what}); "
+                                      "rerun with the checkpoint's settings, or choose another --out")
+
+
 def load(folder: Path, model: Any, optimizer: Any, scheduler: Any, *, lora: bool) -> dict:
     """Restore weights, optimizer, schedule and random states from `folder`; return its state.json."""
     import numpy as np

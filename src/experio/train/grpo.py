@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from experio.runs import RunFolder, markdown_table, save_figure, write_json, write_text
+from experio.runs import RunFolder, markdown_table, write_json, write_text
 
 from . import checkpoint as ckpt
-from .errors import CheckpointMismatchError, RLSettingsError
+from .errors import RLSettingsError
 from .model import load_base, token_logprobs, trainable
-from .report import peak_rss_bytes, step_progress
+from .report import peak_rss_bytes, plot_curves, step_progress
 from .rl import ADVANTAGES, advantages, policy_loss
 from .rollout import sample_group, stack_groups
 from .tasks import get_task
@@ -103,7 +103,7 @@ def run_grpo(cfg: GRPOConfig) -> dict:
     history: dict[str, list] = {"train": [], "eval": []}
     start = 0
     if cfg.resume and found:
-        _check_settings(found, cfg)
+        ckpt.check_settings(found, cfg, STATE_SETTINGS)
         history, start = ckpt.load(found, model, opt, sched, lora=True)["history"], ckpt.state(found)["step"]
     run.set_config(["grpo"], {**dataclasses.asdict(cfg), "out": str(cfg.out), "train_problems": len(train),
                               "held_out_problems": len(held)})
@@ -122,15 +122,6 @@ def run_grpo(cfg: GRPOConfig) -> dict:
             advance(history["train"][-1]["reward"], None)
     model.save_pretrained(Path(cfg.out) / "adapter")
     return write_grpo_report(Path(cfg.out), history, cfg)
-
-
-def _check_settings(found: Path, cfg: GRPOConfig) -> None:
-    saved = ckpt.state(found).get("settings", {})
-    diff = [k for k in STATE_SETTINGS if k in saved and saved[k] != getattr(cfg, k)]
-    if diff:
-        what = "; ".join(f"{k}: checkpoint {saved[k]!r}, now {getattr(cfg, k)!r}" for k in diff)
-        raise CheckpointMismatchError(f"cannot resume {found}: it was made with other settings ({what}); "
-                                      "rerun with the checkpoint's settings, or choose another --out")
 
 
 def train_step(model: Any, tokenizer: Any, opt: Any, task: Any, order: list, step: int, cfg: GRPOConfig) -> dict:
@@ -170,7 +161,8 @@ def write_grpo_report(out: Path, history: dict, cfg: GRPOConfig) -> dict:
     metrics = {"steps": len(train), "train": train, "eval": evals, "train_seconds": sum(s["seconds"] for s in train),
                "peak_rss_bytes": peak_rss_bytes()}
     write_json(out / "metrics.json", metrics)
-    plot_reward(out / "reward.png", train, evals)
+    plot_curves(out / "reward.png", train, evals, "reward", ("train (sampled)", "held out (greedy)"), "mean reward",
+                "GRPO")
     rows = [[e["step"], f"{e['reward']:.3f}", e["problems"]] for e in evals]
     text = [f"# GRPO on {cfg.task}", "", f"{cfg.prompts_per_step} prompts x {cfg.group} completions a step, "
             f"advantage {cfg.advantage}, aggregation {cfg.aggregation}, clip [{1 - cfg.eps_low:g}, {1 + cfg.eps_high:g}], "
@@ -179,21 +171,3 @@ def write_grpo_report(out: Path, history: dict, cfg: GRPOConfig) -> dict:
             *markdown_table(["step", "held-out reward", "problems"], rows), "", "![reward](reward.png)", ""]
     write_text(out / "report.md", "\n".join(text))
     return metrics
-
-
-def plot_reward(path: Path, train: list[dict], evals: list[dict]) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    if train:
-        ax.plot([s["step"] for s in train], [s["reward"] for s in train], "-", alpha=0.5, label="train (sampled)")
-    ax.plot([s["step"] for s in evals], [s["reward"] for s in evals], "o-", label="held out (greedy)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("mean reward")
-    ax.set_title("GRPO")
-    ax.legend()
-    fig.tight_layout()
-    return save_figure(fig, path)

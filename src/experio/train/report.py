@@ -80,6 +80,13 @@ def write_report(out: str | Path, history: dict, summary: dict, config: dict) ->
 
 def plot_loss(path: Path, train: list[dict], evals: list[dict]) -> Path:
     """Train loss per step and eval loss at the steps it was measured, over the optimizer step."""
+    return plot_curves(path, train, evals, "loss", ("train", "eval (held out)"), "loss per labelled token (nats)",
+                       "SFT loss")
+
+
+def plot_curves(path: Path, train: list[dict], evals: list[dict], key: str, labels: tuple[str, str], ylabel: str,
+                title: str) -> Path:
+    """`key` of the train records per step (a line) and of the eval records (markers), over the step."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,13 +94,12 @@ def plot_loss(path: Path, train: list[dict], evals: list[dict]) -> Path:
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     if train:
-        ax.plot([s["step"] for s in train], [s["loss"] for s in train], "-", alpha=0.8, label="train")
+        ax.plot([s["step"] for s in train], [s[key] for s in train], "-", alpha=0.8, label=labels[0])
     if evals:
-        ax.plot([s["step"] for s in evals], [s["loss"] for s in evals], "o--", markerfacecolor="none",
-                label="eval (held out)")
+        ax.plot([s["step"] for s in evals], [s[key] for s in evals], "o--", markerfacecolor="none", label=labels[1])
     ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss per labelled token (nats)")
-    ax.set_title("SFT loss")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     if train or evals:
         ax.legend()
     fig.tight_layout()

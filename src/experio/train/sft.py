@@ -195,12 +195,7 @@ def _open_run(cfg: SFTConfig, dist: Dist) -> tuple[RunFolder, Path | None]:
         raise ResumeRequired(f"{run.path} already has training steps; pass --resume")
     if not (cfg.resume and found):
         return run, None
-    saved = ckpt.state(found).get("settings", {})
-    diff = [k for k in STATE_SETTINGS if k in saved and saved[k] != getattr(cfg, k)]
-    if diff:
-        what = "; ".join(f"{k}: checkpoint {saved[k]!r}, now {getattr(cfg, k)!r}" for k in diff)
-        raise CheckpointMismatchError(f"cannot resume {found}: it was made with other settings ({what}); "
-                                      "rerun with the checkpoint's settings, or choose another --out")
+    ckpt.check_settings(found, cfg, STATE_SETTINGS)
     return run, found
 
 
