@@ -131,7 +131,7 @@ def grpo_command(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """GRPO with LoRA on a verifiable task; the held-out reward every K steps, checkpoints, report."""
-    from experio.train.grpo import grpo
+    from experio.train import grpo
 
     m = grpo(out=out, task=task, base=base, steps=steps, prompts_per_step=prompts, group=group,
              max_new_tokens=max_new_tokens, temperature=temperature, lr=lr, advantage=advantage,

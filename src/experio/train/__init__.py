@@ -30,6 +30,7 @@ __all__ = [
     "agent_adapter_dir", "agent_model_path",  # the embedded agent
     "EMA", "RLSettingsError", "advantages", "aggregate", "clipped_objective", "kl_to_reference", "policy_loss",
     "ratio",  # the RL core
+    "GRPOConfig", "grpo",  # GRPO
 ]
 
 from .errors import AdapterMismatchError, AdapterNotFoundError, ExportError  # noqa: E402
@@ -37,3 +38,4 @@ from .export import ExportResult, export  # noqa: E402
 from .agent_model import agent_adapter_dir, agent_model_path  # noqa: E402
 from .errors import RLSettingsError  # noqa: E402
 from .rl import EMA, advantages, aggregate, clipped_objective, kl_to_reference, policy_loss, ratio  # noqa: E402
+from .grpo import GRPOConfig, grpo  # noqa: E402
