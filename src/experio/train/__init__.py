@@ -31,6 +31,9 @@ __all__ = [
     "EMA", "RLSettingsError", "advantages", "aggregate", "clipped_objective", "kl_to_reference", "policy_loss",
     "ratio",  # the RL core
     "GRPOConfig", "grpo",  # GRPO
+    "Group", "prefix_suffix_logprobs", "sample_group", "stack_groups", "token_logprobs",  # rollouts, log-probs
+    "checkpoint",  # checkpoints of a training run (save, load, latest, check_settings)
+    "peak_rss_bytes", "plot_curves", "step_progress",  # run reports
 ]
 
 from .errors import AdapterMismatchError, AdapterNotFoundError, ExportError  # noqa: E402
@@ -39,3 +42,7 @@ from .agent_model import agent_adapter_dir, agent_model_path  # noqa: E402
 from .errors import RLSettingsError  # noqa: E402
 from .rl import EMA, advantages, aggregate, clipped_objective, kl_to_reference, policy_loss, ratio  # noqa: E402
 from .grpo import GRPOConfig, grpo  # noqa: E402
+from . import checkpoint  # noqa: E402
+from .model import prefix_suffix_logprobs, token_logprobs  # noqa: E402
+from .report import peak_rss_bytes, plot_curves, step_progress  # noqa: E402
+from .rollout import Group, sample_group, stack_groups  # noqa: E402

@@ -1,4 +1,4 @@
-"""Checkpoints of an SFT run: `checkpoints/step-N/`, the last `KEEP` kept.
+"""Checkpoints of a training run (SFT, GRPO, RLP): `checkpoints/step-N/`, the last `KEEP` kept.
 
     step-N/
       adapter/          the LoRA adapter so far (peft save_pretrained), or
@@ -6,6 +6,7 @@
       optimizer.pt      AdamW state        scheduler.pt   learning-rate schedule
       rng.pt            torch / python / numpy random states
       state.json        step, settings fingerprint, data position, metrics so far
+      NAME.pt           a method's own state, if any (RLP: ema.pt, the EMA teacher)
 
 A checkpoint is written under `step-N.tmp` and renamed when complete, so a killed run leaves
 either the whole checkpoint or none; `--resume` loads the newest complete one.
@@ -43,8 +44,12 @@ def latest(out: str | os.PathLike) -> Path | None:
 
 
 def save(out: str | os.PathLike, step: int, model: Any, optimizer: Any, scheduler: Any, state: dict,
-         *, lora: bool, keep: int = KEEP) -> Path:
-    """Write checkpoint `step` (atomically: a temporary folder, then rename) and drop all but the last `keep`."""
+         *, lora: bool, keep: int = KEEP, extra: dict[str, Any] | None = None) -> Path:
+    """Write checkpoint `step` (atomically: a temporary folder, then rename) and drop all but the last `keep`.
+
+    `extra` maps names to more torch-saveable state (RLP's EMA teacher): `NAME.pt`, read back
+    with `load_extra`.
+    """
     import numpy as np
     import torch
 
@@ -57,6 +62,8 @@ def save(out: str | os.PathLike, step: int, model: Any, optimizer: Any, schedule
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
     torch.save({"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()},
                tmp / "rng.pt")
+    for name, value in (extra or {}).items():
+        torch.save(value, tmp / f"{name}.pt")
     write_json(tmp / "state.json", state)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
@@ -90,16 +97,29 @@ def check_settings(folder: Path, cfg: Any, names: tuple[str, ...]) -> None:
                                       "rerun with the checkpoint's settings, or choose another --out")
 
 
+def load_adapter(model: Any, adapter: Path) -> None:
+    """Put the LoRA weights saved in `adapter` (a peft folder) into `model` (peft, same r and targets)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(model, load_file(str(adapter / "adapter_model.safetensors")))
+
+
+def load_extra(folder: Path, name: str) -> Any:
+    """The `extra` state `name` saved with checkpoint `folder`."""
+    import torch
+
+    return torch.load(folder / f"{name}.pt", weights_only=False)
+
+
 def load(folder: Path, model: Any, optimizer: Any, scheduler: Any, *, lora: bool) -> dict:
     """Restore weights, optimizer, schedule and random states from `folder`; return its state.json."""
     import numpy as np
     import torch
-    from safetensors.torch import load_file, load_model
+    from safetensors.torch import load_model
 
     if lora:
-        from peft import set_peft_model_state_dict
-
-        set_peft_model_state_dict(model, load_file(str(folder / "adapter" / "adapter_model.safetensors")))
+        load_adapter(model, folder / "adapter")
     else:
         load_model(model, str(folder / "model.safetensors"))
     optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=False))

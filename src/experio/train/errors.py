@@ -6,7 +6,7 @@
           │    ├── NoExamplesError     no trajectory gave a usable example (empty files, all rejected)
           │    └── SplitOverlapError   a trajectory id in both the training and the evaluation data
           ├── RLSettingsError          RL settings out of range: G < 2, tau outside (0, 1), an unknown
-          │                            advantage or aggregation (also a ValueError)
+          │                            advantage or aggregation (also experio.errors.UsageError)
           ├── BaseModelNotFoundError   --base names a path that does not exist
           │                            (also experio.errors.InputFileError)
           ├── CheckpointMismatchError  --resume with a checkpoint made with another base model,
@@ -28,7 +28,7 @@ Errors of the model loader (`experio.llm.ModelLoadError`, `ModelFileError`), of 
 
 from __future__ import annotations
 
-from experio.errors import ExperioError, InputFileError, RunFolderError
+from experio.errors import ExperioError, InputFileError, RunFolderError, UsageError
 
 
 class TrainError(ExperioError):
@@ -67,5 +67,5 @@ class AdapterMismatchError(ExportError):
     """The adapter was trained on another base model (names, weights or shapes differ)."""
 
 
-class RLSettingsError(TrainError, ValueError):
+class RLSettingsError(TrainError, UsageError):
     """RL settings out of range: a group of fewer than 2, tau outside (0, 1), an unknown advantage or aggregation."""

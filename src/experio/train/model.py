@@ -73,6 +73,13 @@ def causal_lm(model: Any) -> Any:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
+def cache_argument(model: Any) -> str:
+    """The KV cache's name in forward and its output: `cache` (transformers >= 5.2x) or `past_key_values`."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(causal_lm(model).forward).parameters else "past_key_values"
+
+
 def labelled_loss(model: Any, input_ids, attention_mask, labels):
     """(sum of token cross-entropies, number of labelled tokens), logits only where labelled.
 
@@ -224,3 +231,32 @@ def _linear_logprobs_class():
             return grad_h, grad_w, None, None, None
 
     return LinearLogprobs
+
+
+def prefix_suffix_logprobs(model: Any, prefix_ids, suffix_ids, suffix_attention, *, share_prefix: bool = True):
+    """log p(s_j | prefix, s_<j) of every suffix token (G, S) after one shared prefix; 0.0 at padding.
+
+    `prefix_ids` (1, P) is the same for all G rows, `suffix_ids` (G, S) right-padded. With
+    `share_prefix` the decoder runs the prefix once and its KV cache is copied G times (also
+    under autograd: the gradient of every row flows back into the one prefix pass); without,
+    it runs G full rows. The output layer runs only at the suffix tokens (`linear_logprobs`).
+    """
+    import torch
+
+    lm = causal_lm(model)
+    decoder, g, p = lm.get_decoder(), suffix_ids.shape[0], prefix_ids.shape[1]
+    attention = torch.cat([torch.ones(g, p, dtype=suffix_attention.dtype), suffix_attention], dim=1)
+    if share_prefix:
+        name = cache_argument(model)
+        first = decoder(input_ids=prefix_ids, use_cache=True)
+        cache = getattr(first, name)
+        cache.batch_repeat_interleave(g)
+        rest = decoder(input_ids=suffix_ids, attention_mask=attention, use_cache=True, **{name: cache})
+        hidden = torch.cat([first.last_hidden_state[:, -1:].expand(g, -1, -1), rest.last_hidden_state[:, :-1]], 1)
+    else:
+        ids = torch.cat([prefix_ids.expand(g, -1), suffix_ids], dim=1)
+        hidden = decoder(input_ids=ids, attention_mask=attention).last_hidden_state[:, p - 1:-1]
+    keep = suffix_attention.bool()
+    head, cap = lm.get_output_embeddings(), getattr(lm.config, "final_logit_softcapping", None)
+    lp = linear_logprobs(hidden[keep], head.weight, suffix_ids[keep], cap)
+    return torch.zeros(keep.shape, dtype=lp.dtype, device=lp.device).masked_scatter(keep, lp)

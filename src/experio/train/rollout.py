@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from .errors import RLSettingsError
+from .model import cache_argument
 
 
 @dataclass
@@ -38,11 +39,14 @@ class Group:
 
 
 @torch.no_grad()
-def sample_group(model: Any, tokenizer: Any, prompt: str, g: int, *, max_new_tokens: int = 64,
-                 temperature: float = 1.0, seed: int | None = None, stop_ids: set[int] | None = None) -> Group:
-    """Sample `g` completions of `prompt` sharing one prefill of the prompt (KV cache copied g times).
+def sample_group(model: Any, tokenizer: Any, prompt: str | list[int], g: int, *, max_new_tokens: int = 64,
+                 temperature: float = 1.0, seed: int | None = None, stop_ids: set[int] | None = None,
+                 share_prefix: bool = True) -> Group:
+    """Sample `g` completions of `prompt` (text, or token ids as they are) sharing one prefill.
 
     temperature 0 decodes greedily; `stop_ids` end a completion as eos does (the stop is kept).
+    `share_prefix=False` runs the prompt g times instead of copying its KV cache (the baseline
+    the prefix reuse is measured against; the samples are the same).
     """
     if g < 1 or max_new_tokens < 1:
         raise RLSettingsError(f"need g >= 1 and max_new_tokens >= 1, got g = {g}, max_new_tokens = {max_new_tokens}")
@@ -50,13 +54,20 @@ def sample_group(model: Any, tokenizer: Any, prompt: str, g: int, *, max_new_tok
         raise RLSettingsError(f"temperature must be >= 0 (0: greedy), got {temperature}")
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     stop = set(stop_ids or ()) | {tokenizer.eos_token_id}
-    prompt_ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=True)["input_ids"]
+    if isinstance(prompt, str):
+        prompt_ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=True)["input_ids"]
+    else:
+        prompt_ids = torch.tensor([list(prompt)], dtype=torch.long)
     was_training = model.training
     model.eval()
-    out = model(input_ids=prompt_ids, use_cache=True)  # the shared prefix, once
-    cache_arg = _cache_argument(model)
-    cache = getattr(out, cache_arg)
-    cache.batch_repeat_interleave(g)
+    cache_arg = cache_argument(model)
+    if share_prefix:
+        out = model(input_ids=prompt_ids, use_cache=True)  # the shared prefix, once
+        cache = getattr(out, cache_arg)
+        cache.batch_repeat_interleave(g)
+    else:
+        out = model(input_ids=prompt_ids.expand(g, -1), use_cache=True)
+        cache = getattr(out, cache_arg)
     logits = out.logits[:, -1].float().expand(g, -1)
     tokens, logps = [], []
     alive = torch.ones(g, dtype=torch.bool)
@@ -78,16 +89,8 @@ def sample_group(model: Any, tokenizer: Any, prompt: str, g: int, *, max_new_tok
         out = model(input_ids=nxt[:, None], attention_mask=step_mask, use_cache=True, **{cache_arg: cache})
         cache, logits = getattr(out, cache_arg), out.logits[:, -1].float()
     model.train(was_training)
-    return _group(tokenizer, prompt, prompt_ids[0], torch.stack(tokens, 1), torch.stack(logps, 1), stop)
-
-
-def _cache_argument(model: Any) -> str:
-    """The KV cache's name in forward and its output: `cache` (transformers >= 5.2x) or `past_key_values`."""
-    import inspect
-
-    from .model import causal_lm  # a peft wrapper's forward takes **kwargs: ask the model inside
-
-    return "cache" if "cache" in inspect.signature(causal_lm(model).forward).parameters else "past_key_values"
+    text = prompt if isinstance(prompt, str) else tokenizer.decode(prompt_ids[0])
+    return _group(tokenizer, text, prompt_ids[0], torch.stack(tokens, 1), torch.stack(logps, 1), stop)
 
 
 def _group(tokenizer: Any, prompt: str, prompt_ids: torch.Tensor, sampled: torch.Tensor, logps: torch.Tensor,

@@ -1,0 +1,148 @@
+"""RLP's objective at one position: thoughts, the information-gain reward, the loss on thought tokens.
+
+RLP (Hatamizadeh et al., NVIDIA, arXiv 2510.01265). At a position t of a document the policy
+pi_theta samples G thoughts c_1..c_G after x_<t and the thought prompt, and each is rewarded
+by how much it helps predict the next word x_t, against a no-think teacher:
+
+    r(c_i) = log p_theta(x_t | x_<t, c_i) - log pbar_phi(x_t | x_<t)        (information gain)
+    pbar_phi: an EMA of theta, phi <- tau phi + (1 - tau) theta after each step (tau = 0.999)
+    A_i    = G/(G-1) * (r_i - mean_j r_j)                                    (no std division)
+    L      = -mean_i (1/|c_i|) sum_u min(rho_u A_i, clip(rho_u, 1-eps_l, 1+eps_h) A_i)
+
+Both log-probs come from teacher forcing under no gradient (the reward is a constant); the
+loss covers the sampled thought tokens only: no next-token loss, no KL (beta = 0).
+
+How the tokens are laid out (ids, not text, so nothing shifts at the joins):
+
+    policy:  <bos> THOUGHT_PROMPT x_<t " <think>" | c_i " </think>" x_t
+             \______________ shared prefix ______/ \____ suffix, one row per thought ____/
+    teacher: <bos> x_<t x_t                              (pbar_phi, one row per position)
+
+The shared prefix runs once for all G thoughts, while sampling and again in the training
+forward (its KV cache copied G times, the gradient of every row flowing back into the one
+prefix pass: `experio.train.model.prefix_suffix_logprobs`). The teacher has other weights (phi),
+so its pass cannot reuse the policy's cache; it runs once per position, not once per thought.
+A thought ends at a newline, at " </" (the model closing the tag itself) or after
+`thought_tokens` tokens; the closing tag is then appended and not trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from experio.train import EMA, advantages, policy_loss, prefix_suffix_logprobs, sample_group, token_logprobs
+
+from .corpus import Position
+
+# The paper's thought prompt, in its words: think briefly about what comes next, between think
+# tags, then continue the text in the same style. A base model reads it as the text's preamble.
+THOUGHT_PROMPT = ("Briefly think about what comes next between <think> and </think>, then continue the text "
+                  "in the same style.\n\n")
+OPEN, CLOSE = " <think>", " </think>"
+
+
+@dataclass(frozen=True)
+class Markers:
+    """Token ids of the fixed pieces, tokenized once: bos, prompt, open and close tags, thought stops."""
+
+    bos: tuple[int, ...]
+    prompt: tuple[int, ...]
+    open: tuple[int, ...]
+    close: tuple[int, ...]
+    stops: frozenset[int]
+
+    @classmethod
+    def of(cls, tokenizer: Any) -> "Markers":
+        def ids(text: str) -> tuple[int, ...]:
+            return tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+        close = ids(CLOSE)
+        bos = (tokenizer.bos_token_id,) if tokenizer.bos_token_id is not None else ()
+        return cls(bos, ids(THOUGHT_PROMPT), ids(OPEN), close, frozenset({*ids("\n"), *ids("\n\n"), close[0]}))
+
+
+@dataclass
+class Scored:
+    """G thoughts at one position, scored: the rows the loss needs and what the reward measured."""
+
+    prefix: torch.Tensor  # (1, P) shared prefix ids
+    suffix: torch.Tensor  # (G, S) thought + close + target, right-padded
+    attention: torch.Tensor  # (G, S) 1 on real tokens
+    thought_mask: torch.Tensor  # (G, S) float, 1 on sampled thought tokens
+    target_mask: torch.Tensor  # (G, S) float, 1 on x_t's tokens
+    old_logp: torch.Tensor  # (G, S) sampling policy's log-probs at thought tokens
+    thoughts: list[str]
+
+
+def sample_thoughts(model: Any, tokenizer: Any, marks: Markers, pos: Position, *, group: int, thought_tokens: int,
+                    temperature: float, seed: int, share_prefix: bool = True) -> Scored:
+    """G thoughts at `pos` (one prefill of the shared prefix), laid out for scoring and the loss."""
+    prefix = [*marks.bos, *marks.prompt, *pos.context, *marks.open]
+    g = sample_group(model, tokenizer, prefix, group, max_new_tokens=thought_tokens, temperature=temperature,
+                     seed=seed, stop_ids=set(marks.stops), share_prefix=share_prefix)
+    p, rows = len(prefix), []
+    for i in range(group):
+        keep = g.mask[i, p:].bool()
+        thought = g.input_ids[i, p:][keep].tolist()
+        old = g.old_logp[i, p:][keep].tolist()
+        close = list(marks.close[1:] if thought and thought[-1] == marks.close[0] else marks.close)
+        rows.append((thought, old, close))
+    width = max(len(t) + len(c) + len(pos.target) for t, _, c in rows)
+    suffix = torch.full((group, width), tokenizer.pad_token_id or 0, dtype=torch.long)
+    attention = torch.zeros(group, width, dtype=torch.long)
+    thought_mask, target_mask, old_logp = (torch.zeros(group, width) for _ in range(3))
+    for i, (thought, old, close) in enumerate(rows):
+        n, c, k = len(thought), len(close), len(pos.target)
+        suffix[i, :n + c + k] = torch.tensor(thought + close + list(pos.target))
+        attention[i, :n + c + k] = 1
+        thought_mask[i, :n] = 1.0
+        old_logp[i, :n] = torch.tensor(old)
+        target_mask[i, n + c:n + c + k] = 1.0
+    return Scored(torch.tensor([prefix]), suffix, attention, thought_mask, target_mask, old_logp, g.texts)
+
+
+@torch.no_grad()
+def no_think_logprob(model: Any, marks: Markers, pos: Position) -> float:
+    """log p(x_t | x_<t) under the model as it is (the teacher when its weights are swapped in)."""
+    ids = torch.tensor([[*marks.bos, *pos.context, *pos.target]])
+    target = torch.zeros_like(ids, dtype=torch.float)
+    target[0, -len(pos.target):] = 1.0
+    return float(token_logprobs(model, ids, torch.ones_like(ids), target).sum())
+
+
+def teacher_logprob(model: Any, ema: EMA, marks: Markers, pos: Position) -> float:
+    """log pbar_phi(x_t | x_<t): the EMA weights swapped in, no gradient."""
+    with ema.swapped(model):
+        return no_think_logprob(model, marks, pos)
+
+
+def position_loss(model: Any, scored: Scored, teacher: float, *, eps_low: float, eps_high: float,
+                  share_prefix: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(RLP's loss at one position, the G rewards): one forward with gradient gives both.
+
+    The thought tokens' log-probs carry the gradient; x_t's, detached, give the reward.
+    """
+    logp = prefix_suffix_logprobs(model, scored.prefix, scored.suffix, scored.attention, share_prefix=share_prefix)
+    with_thought = (logp.detach() * scored.target_mask).sum(dim=1)  # log p_theta(x_t | x_<t, c_i)
+    reward = with_thought - teacher  # information gain
+    adv = advantages(reward[None], "rloo")[0]  # G/(G-1) (r_i - mean_j r_j)
+    loss = policy_loss(logp, scored.old_logp, adv, scored.thought_mask, eps_low=eps_low, eps_high=eps_high,
+                       how="sequence")  # (1/|c_i|) over each thought's tokens, then the mean over thoughts
+    return loss, reward
+
+
+@torch.no_grad()
+def score_position(model: Any, tokenizer: Any, ema: EMA, marks: Markers, pos: Position, *, group: int,
+                   thought_tokens: int, temperature: float, seed: int) -> dict:
+    """Evaluation at one held-out position: the reward and x_t's NLL with and without a thought."""
+    scored = sample_thoughts(model, tokenizer, marks, pos, group=group, thought_tokens=thought_tokens,
+                             temperature=temperature, seed=seed)
+    logp = prefix_suffix_logprobs(model, scored.prefix, scored.suffix, scored.attention)
+    with_thought = (logp * scored.target_mask).sum(dim=1)
+    teacher = teacher_logprob(model, ema, marks, pos)
+    return {"reward": float((with_thought - teacher).mean()), "nll_thought": float(-with_thought.mean()),
+            "nll_no_thought": -no_think_logprob(model, marks, pos), "nll_teacher": -teacher,
+            "thought_tokens": float(scored.thought_mask.sum(dim=1).mean()), "thought": scored.thoughts[0]}

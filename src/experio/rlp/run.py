@@ -1,0 +1,255 @@
+"""An RLP run: the training loop, held-out evaluation, checkpoints and the report.
+
+    runs/NAME/
+      config.json        kind "rlp train", the settings, corpus and split sizes
+      corpus.rejects.jsonl  documents that could not be used, with the reason (if any)
+      checkpoints/step-N/   adapter, optimizer, EMA teacher (ema.pt), history: --resume goes on
+      adapter/ ema.pt    the trained LoRA adapter and its EMA teacher
+      metrics.json report.md reward.png   the held-out reward and NLL every K steps
+
+A step draws `docs_per_step` training documents, one uniformly random word position in each,
+and runs `objective.position_loss` there (gradients summed over the positions), then one AdamW
+step and one EMA update. Held-out positions come from documents never trained on (checked),
+drawn once with the run's seed, so every evaluation scores the same positions with the same
+thought seeds: the curve moves only because the model does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from experio.runs import RejectsFile, RunFolder, markdown_table, write_json, write_text
+from experio.train import (
+    EMA,
+    AdapterNotFoundError,
+    RLSettingsError,
+    SplitOverlapError,
+    checkpoint,
+    load_base,
+    peak_rss_bytes,
+    plot_curves,
+    step_progress,
+    trainable,
+)
+
+from .corpus import Position, load_corpus, sample_position, split_documents, tokenize_documents
+from .objective import Markers, position_loss, sample_thoughts, score_position, teacher_logprob
+
+KIND = "rlp train"
+STATE_SETTINGS = ("corpus", "base", "docs_per_step", "group", "thought_tokens", "context", "max_target_tokens",
+                  "temperature", "lr", "r", "alpha", "tau", "eps_low", "eps_high", "n_eval_docs", "seed")
+
+
+@dataclass
+class RLPConfig:
+    """The settings of an RLP run (defaults: a 2-core CPU run; the paper's values are in comments)."""
+
+    out: str | Path
+    corpus: str = "builtin"
+    base: str = "embedded"
+    steps: int = 60
+    docs_per_step: int = 4  # paper: batch 512
+    group: int = 4  # G thoughts per position (paper: 16)
+    thought_tokens: int = 24  # paper: 2048
+    context: int = 128  # tokens of x_<t (paper: 2048)
+    max_target_tokens: int = 8  # x_t: one word, at most this many tokens
+    temperature: float = 0.7  # paper: 0.7
+    lr: float = 1e-4  # paper: 1e-6, full weights; LoRA on a few steps needs more
+    r: int = 16
+    alpha: int = 32
+    tau: float = 0.999  # paper: 0.999
+    eps_low: float = 0.2
+    eps_high: float = 0.28
+    max_grad_norm: float = 1.0
+    n_eval_docs: int = 24
+    eval_positions: int = 24
+    eval_every: int = 10
+    checkpoint_every: int = 10
+    share_prefix: bool = True
+    seed: int = 0
+    resume: bool = False
+    progress: bool = True
+
+    def check(self) -> None:
+        if self.group < 2:
+            raise RLSettingsError(f"--group must be at least 2 (RLP's advantage compares the G thoughts of a "
+                                  f"position), got {self.group}")
+        if not 0 < self.tau < 1:
+            raise RLSettingsError(f"--tau must be in (0, 1) (the EMA teacher's decay; the paper uses 0.999), "
+                                  f"got {self.tau}")
+        for name in ("steps", "docs_per_step", "thought_tokens", "context", "max_target_tokens", "eval_positions",
+                     "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise RLSettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.temperature <= 0:
+            raise RLSettingsError(f"--temperature must be > 0 (thoughts are sampled), got {self.temperature}")
+
+
+def rlp_train(**settings: Any) -> dict:
+    """Train with RLP (see RLPConfig for the settings); return metrics.json's content."""
+    return run_rlp(RLPConfig(**settings))
+
+
+def prepare(cfg: RLPConfig, tokenizer: Any, rejects: RejectsFile | None = None) -> tuple[list, list[Position]]:
+    """(tokenized training documents, held-out positions) of the run's corpus and seed; disjoint."""
+    docs = load_corpus(cfg.corpus, rejects)
+    train_docs, held_docs = split_documents(docs, cfg.n_eval_docs, seed=cfg.seed)
+    train = tokenize_documents(tokenizer, train_docs, cfg.context, rejects)
+    held = tokenize_documents(tokenizer, held_docs, cfg.context, rejects)
+    rng = random.Random(cfg.seed + 1)
+    positions = [sample_position(held[i % len(held)], rng, context=cfg.context, max_target_tokens=cfg.max_target_tokens)
+                 for i in range(cfg.eval_positions)]
+    overlap = {t.doc.id for t in train} & {p.doc_id for p in positions}
+    if overlap:
+        raise SplitOverlapError(f"held-out positions from training documents: {sorted(overlap)[:5]}")
+    return train, positions
+
+
+def run_rlp(cfg: RLPConfig) -> dict:
+    import torch
+
+    cfg.check()
+    run = RunFolder(cfg.out, KIND)
+    found = checkpoint.latest(cfg.out)
+    run.open(resume=cfg.resume, finished=checkpoint.state(found)["step"] if found else 0, what="RLP step(s)")
+    llm = load_base(cfg.base)
+    rejects = RejectsFile(Path(cfg.out) / "corpus")
+    train, held = prepare(cfg, llm.tokenizer, rejects)
+    rejected = rejects.count
+    rejects.commit()
+    torch.manual_seed(cfg.seed)
+    model = trainable(llm.model, lora=True, r=cfg.r, alpha=cfg.alpha, checkpointing=False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)  # constant, as the paper
+    ema, history, start = EMA(cfg.tau), {"train": [], "eval": []}, 0
+    if cfg.resume and found:
+        checkpoint.check_settings(found, cfg, STATE_SETTINGS)
+        history, start = checkpoint.load(found, model, opt, sched, lora=True)["history"], checkpoint.state(found)["step"]
+        ema.load_state_dict(checkpoint.load_extra(found, "ema"))
+    run.set_config(["rlp"], {**dataclasses.asdict(cfg), "out": str(cfg.out), "train_documents": len(train),
+                             "held_out_positions": len(held), "rejected_documents": rejected})
+    marks = Markers.of(llm.tokenizer)
+    if not history["eval"]:
+        history["eval"].append({"step": 0, **evaluate(model, llm.tokenizer, ema, marks, held, cfg)})
+    with step_progress(cfg.steps, start, enabled=cfg.progress, label="rlp", metric="reward") as advance:
+        for step in range(start, cfg.steps):
+            history["train"].append(train_step(model, llm.tokenizer, opt, ema, marks, train, step, cfg))
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+                history["eval"].append({"step": step + 1, **evaluate(model, llm.tokenizer, ema, marks, held, cfg)})
+            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+                checkpoint.save(cfg.out, step + 1, model, opt, sched, {
+                    "step": step + 1, "history": history, "settings": {k: getattr(cfg, k) for k in STATE_SETTINGS}},
+                    lora=True, extra={"ema": ema.state_dict()})
+            advance(history["train"][-1]["reward"], None)
+    model.save_pretrained(Path(cfg.out) / "adapter")
+    torch.save(ema.state_dict(), Path(cfg.out) / "ema.pt")
+    return write_rlp_report(Path(cfg.out), history, cfg)
+
+
+def train_step(model: Any, tokenizer: Any, opt: Any, ema: EMA, marks: Markers, docs: list, step: int,
+               cfg: RLPConfig) -> dict:
+    """One RLP step: a position in each of `docs_per_step` documents, one optimizer step, one EMA update."""
+    import torch
+
+    t0 = time.perf_counter()
+    rng = random.Random(cfg.seed * 1_000_003 + step)
+    rewards, losses, thought_tokens = [], [], 0
+    opt.zero_grad(set_to_none=True)
+    for i in range(cfg.docs_per_step):
+        pos = sample_position(docs[rng.randrange(len(docs))], rng, context=cfg.context,
+                              max_target_tokens=cfg.max_target_tokens)
+        teacher = teacher_logprob(model, ema, marks, pos)  # before the forward with gradient: the swap writes weights
+        scored = sample_thoughts(model, tokenizer, marks, pos, group=cfg.group, thought_tokens=cfg.thought_tokens,
+                                 temperature=cfg.temperature, seed=rng.randrange(2**31), share_prefix=cfg.share_prefix)
+        model.train()
+        loss, reward = position_loss(model, scored, teacher, eps_low=cfg.eps_low, eps_high=cfg.eps_high,
+                                     share_prefix=cfg.share_prefix)
+        (loss / cfg.docs_per_step).backward()
+        rewards.append(float(reward.mean()))
+        losses.append(float(loss.detach()))
+        thought_tokens += int(scored.thought_mask.sum())
+    torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.max_grad_norm)
+    opt.step()
+    ema.update(model)  # phi <- tau phi + (1 - tau) theta (the first call copies theta: lazy init)
+    return {"step": step + 1, "reward": sum(rewards) / len(rewards), "loss": sum(losses) / len(losses),
+            "thought_tokens": thought_tokens / (cfg.docs_per_step * cfg.group),
+            "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def evaluate(model: Any, tokenizer: Any, ema: EMA, marks: Markers, positions: list[Position], cfg: RLPConfig,
+             examples: int = 3) -> dict:
+    """Means over the held-out positions: reward, NLL of x_t with / without a thought, the teacher's NLL."""
+    scores = [score_position(model, tokenizer, ema, marks, p, group=cfg.group, thought_tokens=cfg.thought_tokens,
+                             temperature=cfg.temperature, seed=cfg.seed * 7919 + i) for i, p in enumerate(positions)]
+    keys = ("reward", "nll_thought", "nll_no_thought", "nll_teacher", "thought_tokens")
+    out: dict[str, Any] = {k: sum(s[k] for s in scores) / len(scores) for k in keys}
+    out["positions"] = len(scores)
+    out["examples"] = [{"target": tokenizer.decode(list(p.target)), "thought": s["thought"]}
+                       for p, s in zip(positions[:examples], scores)]
+    return out
+
+
+def write_rlp_report(out: Path, history: dict, cfg: RLPConfig) -> dict:
+    train, evals = history["train"], history["eval"]
+    metrics = {"steps": len(train), "train": train, "eval": evals, "train_seconds": sum(s["seconds"] for s in train),
+               "peak_rss_bytes": peak_rss_bytes()}
+    write_json(out / "metrics.json", metrics)
+    plot_curves(out / "reward.png", train, evals, "reward", ("train (sampled positions)", "held out"),
+                "information gain (nats)", "RLP reward")
+    rows = [[e["step"], f"{e['reward']:+.3f}", f"{e['nll_thought']:.3f}", f"{e['nll_no_thought']:.3f}",
+             f"{e['nll_teacher']:.3f}", f"{e['thought_tokens']:.1f}"] for e in evals]
+    last = evals[-1]["examples"] if evals else []
+    text = [f"# RLP on {cfg.corpus}", "",
+            f"{cfg.docs_per_step} positions x {cfg.group} thoughts a step (up to {cfg.thought_tokens} tokens, "
+            f"temperature {cfg.temperature:g}), context {cfg.context} tokens, EMA tau {cfg.tau:g}, lr {cfg.lr:g}, "
+            f"LoRA r={cfg.r}; {metrics['train_seconds'] / 60:.1f} min of training steps.", "",
+            f"Held out: {evals[0]['positions'] if evals else 0} positions in documents never trained on, the same "
+            "positions and thought seeds at every evaluation. reward = log p_theta(x_t | x_<t, c) - log "
+            "pbar_phi(x_t | x_<t), mean over G thoughts; NLL of the word x_t in nats.", "",
+            *markdown_table(["step", "reward", "NLL with thought", "NLL without", "NLL teacher", "thought tokens"],
+                            rows), "", "![reward](reward.png)", "", "Thoughts at the last evaluation:", "",
+            *[f"- next word {e['target']!r}: {e['thought']!r}" for e in last], ""]
+    write_text(out / "report.md", "\n".join(text))
+    return metrics
+
+
+def rlp_eval(run_dir: str | Path, eval_positions: int | None = None) -> dict:
+    """Score the held-out positions of a finished run before (base model) and after (adapter + EMA teacher).
+
+    Before training the teacher is the base model itself (the EMA starts at theta); after, it is
+    the run's EMA. Writes `eval.json` in the run folder and returns it.
+    """
+    import torch
+
+    from experio.runs import read_json
+
+    run = RunFolder(run_dir, KIND)
+    run.check_kind(must_exist=True)
+    adapter, ema_file = Path(run_dir) / "adapter", Path(run_dir) / "ema.pt"
+    if not (adapter / "adapter_model.safetensors").is_file() or not ema_file.is_file():
+        raise AdapterNotFoundError(f"{run_dir} has no trained adapter and EMA teacher (adapter/, ema.pt): the run "
+                                   "has not finished; continue it with `experio rlp train --resume`")
+    saved = read_json(Path(run_dir) / "config.json")["rlp"]
+    keep = {f.name for f in dataclasses.fields(RLPConfig)}
+    cfg = RLPConfig(**{k: v for k, v in saved.items() if k in keep})
+    if eval_positions is not None:
+        cfg.eval_positions = eval_positions
+    cfg.check()
+    llm = load_base(cfg.base)
+    _, held = prepare(cfg, llm.tokenizer)
+    torch.manual_seed(cfg.seed)
+    model = trainable(llm.model, lora=True, r=cfg.r, alpha=cfg.alpha, checkpointing=False)  # B = 0: the base
+    marks = Markers.of(llm.tokenizer)
+    before = evaluate(model, llm.tokenizer, EMA(cfg.tau), marks, held, cfg)
+    checkpoint.load_adapter(model, adapter)
+    ema = EMA(cfg.tau)
+    ema.load_state_dict(torch.load(ema_file, weights_only=False))
+    after = evaluate(model, llm.tokenizer, ema, marks, held, cfg)
+    result = {"positions": len(held), "before": before, "after": after}
+    write_json(Path(run_dir) / "eval.json", result)
+    return result
