@@ -76,3 +76,20 @@ def llama_server():
     proc.terminate()
     proc.wait(timeout=10)
     log.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_base(hf_llm, tmp_path_factory):
+    """A randomly initialised 2-layer Gemma 3 with the embedded tokenizer: multi-process tests in seconds."""
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(vocab_size=len(hf_llm.tokenizer), hidden_size=16, intermediate_size=32,
+                              num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=8,
+                              layer_types=["sliding_attention", "full_attention"], sliding_window=64,
+                              max_position_embeddings=512)
+    folder = tmp_path_factory.mktemp("tiny")
+    Gemma3ForCausalLM(config).save_pretrained(folder)
+    hf_llm.tokenizer.save_pretrained(folder)
+    return folder

@@ -1,6 +1,7 @@
 """Two CPU processes (torchrun, gloo) take the same optimizer steps as one process.
 
-A tiny randomly initialised Gemma 3 (the embedded model's tokenizer) keeps it to seconds."""
+A tiny randomly initialised Gemma 3 (the embedded model's tokenizer; conftest's `tiny_base`) keeps it to
+seconds."""
 
 from __future__ import annotations
 
@@ -16,23 +17,7 @@ from experio.adp import MessageAction, TextObservation, Trajectory, to_wire
 pytestmark = pytest.mark.model
 
 
-@pytest.fixture(scope="module")
-def tiny_base(hf_llm, tmp_path_factory):
-    import torch
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
-
-    torch.manual_seed(0)
-    config = Gemma3TextConfig(vocab_size=len(hf_llm.tokenizer), hidden_size=16, intermediate_size=32,
-                              num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=8,
-                              layer_types=["sliding_attention", "full_attention"], sliding_window=64,
-                              max_position_embeddings=512)
-    folder = tmp_path_factory.mktemp("tiny")
-    Gemma3ForCausalLM(config).save_pretrained(folder)
-    hf_llm.tokenizer.save_pretrained(folder)
-    return folder
-
-
-def _run(cmd, tmp_path):
+def run_cli(cmd, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
@@ -45,9 +30,9 @@ def test_two_gloo_processes_take_the_steps_of_one(tiny_base, tmp_path):
         MessageAction(content=" ".join(str(k) for k in range(i + 1)))]))) + "\n" for i in range(8)))
     args = ["train", "sft", str(data), "--base", str(tiny_base), "--batch-size", "1", "--grad-accum", "2",
             "--eval-fraction", "0.25", "--lr", "1e-2", "--quiet"]
-    _run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "experio.cli", *args,
+    run_cli([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "experio.cli", *args,
           "--out", str(tmp_path / "two")], tmp_path)
-    _run([sys.executable, "-m", "experio.cli", *args, "--out", str(tmp_path / "one")], tmp_path)
+    run_cli([sys.executable, "-m", "experio.cli", *args, "--out", str(tmp_path / "one")], tmp_path)
     two, one = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("two", "one"))
     assert two["processes"] == 2 and one["processes"] == 1
     assert two["steps"] == one["steps"] == 3

@@ -1,4 +1,4 @@
-"""RLP's objective at one position: thoughts, the information-gain reward, the loss on thought tokens.
+r"""RLP's objective at one position: thoughts, the information-gain reward, the loss on thought tokens.
 
 RLP (Hatamizadeh et al., NVIDIA, arXiv 2510.01265). At a position t of a document the policy
 pi_theta samples G thoughts c_1..c_G after x_<t and the thought prompt, and each is rewarded
@@ -126,12 +126,13 @@ def position_loss(model: Any, scored: Scored, teacher: float, *, eps_low: float,
     The thought tokens' log-probs carry the gradient; x_t's, detached, give the reward.
     """
     logp = prefix_suffix_logprobs(model, scored.prefix, scored.suffix, scored.attention, share_prefix=share_prefix)
-    with_thought = (logp.detach() * scored.target_mask).sum(dim=1)  # log p_theta(x_t | x_<t, c_i)
+    target, thought, old = (t.to(logp.device) for t in (scored.target_mask, scored.thought_mask, scored.old_logp))
+    with_thought = (logp.detach() * target).sum(dim=1)  # log p_theta(x_t | x_<t, c_i)
     reward = with_thought - teacher  # information gain
     adv = advantages(reward[None], "rloo")[0]  # G/(G-1) (r_i - mean_j r_j)
-    loss = policy_loss(logp, scored.old_logp, adv, scored.thought_mask, eps_low=eps_low, eps_high=eps_high,
+    loss = policy_loss(logp, old, adv, thought, eps_low=eps_low, eps_high=eps_high,
                        how="sequence")  # (1/|c_i|) over each thought's tokens, then the mean over thoughts
-    return loss, reward
+    return loss, reward.cpu()
 
 
 @torch.no_grad()
@@ -140,7 +141,7 @@ def score_position(model: Any, tokenizer: Any, ema: EMA, marks: Markers, pos: Po
     """Evaluation at one held-out position: the reward and x_t's NLL with and without a thought."""
     scored = sample_thoughts(model, tokenizer, marks, pos, group=group, thought_tokens=thought_tokens,
                              temperature=temperature, seed=seed)
-    logp = prefix_suffix_logprobs(model, scored.prefix, scored.suffix, scored.attention)
+    logp = prefix_suffix_logprobs(model, scored.prefix, scored.suffix, scored.attention).cpu()
     with_thought = (logp * scored.target_mask).sum(dim=1)
     teacher = teacher_logprob(model, ema, marks, pos)
     return {"reward": float((with_thought - teacher).mean()), "nll_thought": float(-with_thought.mean()),

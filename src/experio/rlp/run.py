@@ -27,6 +27,7 @@ from experio.runs import RejectsFile, RunFolder, markdown_table, write_json, wri
 from experio.train import (
     EMA,
     AdapterNotFoundError,
+    Dist,
     RLSettingsError,
     SplitOverlapError,
     checkpoint,
@@ -37,7 +38,7 @@ from experio.train import (
     trainable,
 )
 
-from .corpus import Position, load_corpus, sample_position, split_documents, tokenize_documents
+from .corpus import Document, Position, load_corpus, sample_position, split_documents, tokenize_documents
 from .objective import Markers, position_loss, sample_thoughts, score_position, teacher_logprob
 
 KIND = "rlp train"
@@ -95,9 +96,9 @@ def rlp_train(**settings: Any) -> dict:
     return run_rlp(RLPConfig(**settings))
 
 
-def prepare(cfg: RLPConfig, tokenizer: Any, rejects: RejectsFile | None = None) -> tuple[list, list[Position]]:
-    """(tokenized training documents, held-out positions) of the run's corpus and seed; disjoint."""
-    docs = load_corpus(cfg.corpus, rejects)
+def prepare(cfg: RLPConfig, tokenizer: Any, docs: list[Document], rejects: RejectsFile | None = None
+            ) -> tuple[list, list[Position]]:
+    """(tokenized training documents, held-out positions) of the corpus `docs` and the run's seed; disjoint."""
     train_docs, held_docs = split_documents(docs, cfg.n_eval_docs, seed=cfg.seed)
     train = tokenize_documents(tokenizer, train_docs, cfg.context, rejects)
     held = tokenize_documents(tokenizer, held_docs, cfg.context, rejects)
@@ -111,19 +112,24 @@ def prepare(cfg: RLPConfig, tokenizer: Any, rejects: RejectsFile | None = None) 
 
 
 def run_rlp(cfg: RLPConfig) -> dict:
+    """The whole run; under `accelerate launch` / `torchrun` each process takes its share of the positions."""
     import torch
 
     cfg.check()
+    dist = Dist.from_env()
     run = RunFolder(cfg.out, KIND)
     found = checkpoint.latest(cfg.out)
-    run.open(resume=cfg.resume, finished=checkpoint.state(found)["step"] if found else 0, what="RLP step(s)")
+    if dist.main:
+        run.open(resume=cfg.resume, finished=checkpoint.state(found)["step"] if found else 0, what="RLP step(s)")
+    rejects = RejectsFile(Path(cfg.out) / "corpus") if dist.main else None
+    docs = load_corpus(cfg.corpus, rejects)  # before the model loads: a bad corpus fails fast
     llm = load_base(cfg.base)
-    rejects = RejectsFile(Path(cfg.out) / "corpus")
-    train, held = prepare(cfg, llm.tokenizer, rejects)
-    rejected = rejects.count
-    rejects.commit()
+    train, held = prepare(cfg, llm.tokenizer, docs, rejects)
+    rejected = rejects.count if rejects else 0
+    if rejects:
+        rejects.commit()
     torch.manual_seed(cfg.seed)
-    model = trainable(llm.model, lora=True, r=cfg.r, alpha=cfg.alpha, checkpointing=False)
+    model = trainable(llm.model, lora=True, r=cfg.r, alpha=cfg.alpha, checkpointing=False).to(dist.device)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)  # constant, as the paper
     ema, history, start = EMA(cfg.tau), {"train": [], "eval": []}, 0
@@ -131,53 +137,74 @@ def run_rlp(cfg: RLPConfig) -> dict:
         checkpoint.check_settings(found, cfg, STATE_SETTINGS)
         history, start = checkpoint.load(found, model, opt, sched, lora=True)["history"], checkpoint.state(found)["step"]
         ema.load_state_dict(checkpoint.load_extra(found, "ema"))
-    run.set_config(["rlp"], {**dataclasses.asdict(cfg), "out": str(cfg.out), "train_documents": len(train),
-                             "held_out_positions": len(held), "rejected_documents": rejected})
+    if dist.main:
+        run.set_config(["rlp"], {**dataclasses.asdict(cfg), "out": str(cfg.out), "train_documents": len(train),
+                                 "held_out_positions": len(held), "rejected_documents": rejected,
+                                 "processes": dist.world})
     marks = Markers.of(llm.tokenizer)
+
+    def evaluate_now(step: int) -> None:  # on the main process; the others wait
+        if dist.main:
+            history["eval"].append({"step": step, **evaluate(model, llm.tokenizer, ema, marks, held, cfg)})
+        dist.barrier()
+
     if not history["eval"]:
-        history["eval"].append({"step": 0, **evaluate(model, llm.tokenizer, ema, marks, held, cfg)})
-    with step_progress(cfg.steps, start, enabled=cfg.progress, label="rlp", metric="reward") as advance:
+        evaluate_now(0)
+    with step_progress(cfg.steps, start, enabled=cfg.progress and dist.main, label="rlp", metric="reward") as advance:
         for step in range(start, cfg.steps):
-            history["train"].append(train_step(model, llm.tokenizer, opt, ema, marks, train, step, cfg))
+            history["train"].append(train_step(model, llm.tokenizer, opt, ema, marks, train, step, cfg, dist))
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-                history["eval"].append({"step": step + 1, **evaluate(model, llm.tokenizer, ema, marks, held, cfg)})
-            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+                evaluate_now(step + 1)
+            if dist.main and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
                 checkpoint.save(cfg.out, step + 1, model, opt, sched, {
                     "step": step + 1, "history": history, "settings": {k: getattr(cfg, k) for k in STATE_SETTINGS}},
                     lora=True, extra={"ema": ema.state_dict()})
             advance(history["train"][-1]["reward"], None)
+    if not dist.main:
+        return {}
     model.save_pretrained(Path(cfg.out) / "adapter")
     torch.save(ema.state_dict(), Path(cfg.out) / "ema.pt")
-    return write_rlp_report(Path(cfg.out), history, cfg)
+    return write_rlp_report(Path(cfg.out), history, cfg, dist.world)
+
+
+def step_positions(docs: list, step: int, cfg: RLPConfig) -> list[tuple[Position, int]]:
+    """(position, thought seed) of each document of training step `step`: a seeded draw, so a resumed run
+    and every process draw the same."""
+    rng = random.Random(cfg.seed * 1_000_003 + step)
+    return [(sample_position(docs[rng.randrange(len(docs))], rng, context=cfg.context,
+                             max_target_tokens=cfg.max_target_tokens), rng.randrange(2**31))
+            for _ in range(cfg.docs_per_step)]
 
 
 def train_step(model: Any, tokenizer: Any, opt: Any, ema: EMA, marks: Markers, docs: list, step: int,
-               cfg: RLPConfig) -> dict:
-    """One RLP step: a position in each of `docs_per_step` documents, one optimizer step, one EMA update."""
+               cfg: RLPConfig, dist: Dist = Dist()) -> dict:
+    """One RLP step: a position in each of `docs_per_step` documents, one optimizer step, one EMA update.
+
+    With several processes each takes positions rank, rank + N, ...; the gradients are summed
+    across them before the step, so N processes take the steps of one.
+    """
     import torch
 
     t0 = time.perf_counter()
-    rng = random.Random(cfg.seed * 1_000_003 + step)
-    rewards, losses, thought_tokens = [], [], 0
+    sums = {"reward": 0.0, "loss": 0.0, "thought_tokens": 0.0}
+    params = [p for p in model.parameters() if p.requires_grad]
     opt.zero_grad(set_to_none=True)
-    for i in range(cfg.docs_per_step):
-        pos = sample_position(docs[rng.randrange(len(docs))], rng, context=cfg.context,
-                              max_target_tokens=cfg.max_target_tokens)
+    for pos, seed in step_positions(docs, step, cfg)[dist.rank::dist.world]:
         teacher = teacher_logprob(model, ema, marks, pos)  # before the forward with gradient: the swap writes weights
         scored = sample_thoughts(model, tokenizer, marks, pos, group=cfg.group, thought_tokens=cfg.thought_tokens,
-                                 temperature=cfg.temperature, seed=rng.randrange(2**31), share_prefix=cfg.share_prefix)
+                                 temperature=cfg.temperature, seed=seed, share_prefix=cfg.share_prefix)
         model.train()
         loss, reward = position_loss(model, scored, teacher, eps_low=cfg.eps_low, eps_high=cfg.eps_high,
                                      share_prefix=cfg.share_prefix)
         (loss / cfg.docs_per_step).backward()
-        rewards.append(float(reward.mean()))
-        losses.append(float(loss.detach()))
-        thought_tokens += int(scored.thought_mask.sum())
-    torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.max_grad_norm)
+        sums["reward"] += float(reward.mean())
+        sums["loss"] += float(loss.detach())
+        sums["thought_tokens"] += float(scored.thought_mask.sum()) / cfg.group
+    dist.sum_gradients(params)
+    torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
     opt.step()
     ema.update(model)  # phi <- tau phi + (1 - tau) theta (the first call copies theta: lazy init)
-    return {"step": step + 1, "reward": sum(rewards) / len(rewards), "loss": sum(losses) / len(losses),
-            "thought_tokens": thought_tokens / (cfg.docs_per_step * cfg.group),
+    return {"step": step + 1, **{k: dist.total(v) / cfg.docs_per_step for k, v in sums.items()},
             "seconds": round(time.perf_counter() - t0, 3)}
 
 
@@ -194,10 +221,10 @@ def evaluate(model: Any, tokenizer: Any, ema: EMA, marks: Markers, positions: li
     return out
 
 
-def write_rlp_report(out: Path, history: dict, cfg: RLPConfig) -> dict:
+def write_rlp_report(out: Path, history: dict, cfg: RLPConfig, processes: int = 1) -> dict:
     train, evals = history["train"], history["eval"]
     metrics = {"steps": len(train), "train": train, "eval": evals, "train_seconds": sum(s["seconds"] for s in train),
-               "peak_rss_bytes": peak_rss_bytes()}
+               "peak_rss_bytes": peak_rss_bytes(), "processes": processes}
     write_json(out / "metrics.json", metrics)
     plot_curves(out / "reward.png", train, evals, "reward", ("train (sampled positions)", "held out"),
                 "information gain (nats)", "RLP reward")
@@ -240,8 +267,9 @@ def rlp_eval(run_dir: str | Path, eval_positions: int | None = None) -> dict:
     if eval_positions is not None:
         cfg.eval_positions = eval_positions
     cfg.check()
+    docs = load_corpus(cfg.corpus)
     llm = load_base(cfg.base)
-    _, held = prepare(cfg, llm.tokenizer)
+    _, held = prepare(cfg, llm.tokenizer, docs)
     torch.manual_seed(cfg.seed)
     model = trainable(llm.model, lora=True, r=cfg.r, alpha=cfg.alpha, checkpointing=False)  # B = 0: the base
     marks = Markers.of(llm.tokenizer)

@@ -131,13 +131,15 @@ def train_step(model: Any, tokenizer: Any, opt: Any, task: Any, order: list, ste
     t0 = time.perf_counter()
     problems = [order[(step * cfg.prompts_per_step + i) % len(order)] for i in range(cfg.prompts_per_step)]
     groups = [sample_group(model, tokenizer, p.prompt, cfg.group, max_new_tokens=cfg.max_new_tokens,
-                           temperature=cfg.temperature, seed=cfg.seed * 1_000_003 + step * 1009 + i)
+                           temperature=cfg.temperature, seed=cfg.seed * 1_000_003 + step * 1009 + i,
+                           stop_ids=task.stop_ids(tokenizer))
               for i, p in enumerate(problems)]
     rewards = torch.tensor([[task.reward(t, p.answer) for t in g.texts] for g, p in zip(groups, problems)])
     adv = advantages(rewards, cfg.advantage)  # (P, G)
     ids, attention, mask, old_logp = stack_groups(groups, tokenizer.pad_token_id or 0)
     model.train()
     logp = token_logprobs(model, ids, attention, mask)
+    old_logp, adv, mask = old_logp.to(logp.device), adv.to(logp.device), mask.to(logp.device)
     loss = policy_loss(logp, old_logp, adv.reshape(-1), mask, eps_low=cfg.eps_low, eps_high=cfg.eps_high,
                        how=cfg.aggregation)
     opt.zero_grad(set_to_none=True)
@@ -151,8 +153,9 @@ def train_step(model: Any, tokenizer: Any, opt: Any, task: Any, order: list, ste
 
 def evaluate(model: Any, tokenizer: Any, task: Any, problems: list, max_new_tokens: int) -> dict:
     """Mean reward of greedy answers to `problems` (held out)."""
+    stops = task.stop_ids(tokenizer)
     rewards = [task.reward(sample_group(model, tokenizer, p.prompt, 1, max_new_tokens=max_new_tokens,
-                                        temperature=0).texts[0], p.answer) for p in problems]
+                                        temperature=0, stop_ids=stops).texts[0], p.answer) for p in problems]
     return {"reward": sum(rewards) / len(rewards), "problems": len(rewards)}
 
 

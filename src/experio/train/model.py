@@ -175,6 +175,7 @@ def full_logits_loss(model: Any, input_ids, attention_mask, labels):
 # ----------------------------------------------------------------------------- per-token log-probs (RL)
 def token_logprobs(model: Any, input_ids, attention_mask, target_mask):
     """log p(x_t | x_<t) at each token t where `target_mask` is 1 (N, L); 0.0 elsewhere and at t = 0.
+    Inputs go to the model's device; so does the result.
 
     The RL core's logp: the decoder runs over every position, the output layer only where a
     target token is predicted (`linear_logprobs`), as `labelled_loss` does for SFT.
@@ -182,6 +183,8 @@ def token_logprobs(model: Any, input_ids, attention_mask, target_mask):
     import torch
 
     lm = causal_lm(model)
+    dev = next(model.parameters()).device
+    input_ids, attention_mask, target_mask = input_ids.to(dev), attention_mask.to(dev), target_mask.to(dev)
     hidden = lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
     keep = target_mask[:, 1:].bool()
     head, cap = lm.get_output_embeddings(), getattr(lm.config, "final_logit_softcapping", None)
@@ -234,7 +237,8 @@ def _linear_logprobs_class():
 
 
 def prefix_suffix_logprobs(model: Any, prefix_ids, suffix_ids, suffix_attention, *, share_prefix: bool = True):
-    """log p(s_j | prefix, s_<j) of every suffix token (G, S) after one shared prefix; 0.0 at padding.
+    """log p(s_j | prefix, s_<j) of every suffix token (G, S) after one shared prefix; 0.0 at padding
+    (on the model's device, as `token_logprobs`).
 
     `prefix_ids` (1, P) is the same for all G rows, `suffix_ids` (G, S) right-padded. With
     `share_prefix` the decoder runs the prefix once and its KV cache is copied G times (also
@@ -244,8 +248,10 @@ def prefix_suffix_logprobs(model: Any, prefix_ids, suffix_ids, suffix_attention,
     import torch
 
     lm = causal_lm(model)
+    dev = next(model.parameters()).device
+    prefix_ids, suffix_ids, suffix_attention = prefix_ids.to(dev), suffix_ids.to(dev), suffix_attention.to(dev)
     decoder, g, p = lm.get_decoder(), suffix_ids.shape[0], prefix_ids.shape[1]
-    attention = torch.cat([torch.ones(g, p, dtype=suffix_attention.dtype), suffix_attention], dim=1)
+    attention = torch.cat([torch.ones(g, p, dtype=suffix_attention.dtype, device=dev), suffix_attention], dim=1)
     if share_prefix:
         name = cache_argument(model)
         first = decoder(input_ids=prefix_ids, use_cache=True)

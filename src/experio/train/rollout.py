@@ -52,12 +52,14 @@ def sample_group(model: Any, tokenizer: Any, prompt: str | list[int], g: int, *,
         raise RLSettingsError(f"need g >= 1 and max_new_tokens >= 1, got g = {g}, max_new_tokens = {max_new_tokens}")
     if temperature < 0:
         raise RLSettingsError(f"temperature must be >= 0 (0: greedy), got {temperature}")
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    dev = next(model.parameters()).device  # sampled on the model's device, returned on the CPU
+    gen = torch.Generator(device=dev).manual_seed(seed) if seed is not None else None
     stop = set(stop_ids or ()) | {tokenizer.eos_token_id}
     if isinstance(prompt, str):
         prompt_ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=True)["input_ids"]
     else:
         prompt_ids = torch.tensor([list(prompt)], dtype=torch.long)
+    prompt_ids, stop_t = prompt_ids.to(dev), torch.tensor(sorted(stop), device=dev)
     was_training = model.training
     model.eval()
     cache_arg = cache_argument(model)
@@ -70,7 +72,7 @@ def sample_group(model: Any, tokenizer: Any, prompt: str | list[int], g: int, *,
         cache = getattr(out, cache_arg)
     logits = out.logits[:, -1].float().expand(g, -1)
     tokens, logps = [], []
-    alive = torch.ones(g, dtype=torch.bool)
+    alive = torch.ones(g, dtype=torch.bool, device=dev)
     length = prompt_ids.shape[1]
     for _ in range(max_new_tokens):
         logp_all = torch.log_softmax(logits, dim=-1)
@@ -80,17 +82,17 @@ def sample_group(model: Any, tokenizer: Any, prompt: str | list[int], g: int, *,
             nxt = torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1, generator=gen)[:, 0]
         nxt = torch.where(alive, nxt, torch.full_like(nxt, tokenizer.pad_token_id))
         tokens.append(nxt)
-        logps.append(torch.where(alive, logp_all.gather(1, nxt[:, None])[:, 0], torch.zeros(g)))
-        alive = alive & ~torch.isin(nxt, torch.tensor(sorted(stop)))
+        logps.append(torch.where(alive, logp_all.gather(1, nxt[:, None])[:, 0], torch.zeros(g, device=dev)))
+        alive = alive & ~torch.isin(nxt, stop_t)
         if not alive.any():
             break
         length += 1
-        step_mask = torch.ones(g, length, dtype=torch.long)
+        step_mask = torch.ones(g, length, dtype=torch.long, device=dev)
         out = model(input_ids=nxt[:, None], attention_mask=step_mask, use_cache=True, **{cache_arg: cache})
         cache, logits = getattr(out, cache_arg), out.logits[:, -1].float()
     model.train(was_training)
     text = prompt if isinstance(prompt, str) else tokenizer.decode(prompt_ids[0])
-    return _group(tokenizer, text, prompt_ids[0], torch.stack(tokens, 1), torch.stack(logps, 1), stop)
+    return _group(tokenizer, text, prompt_ids[0].cpu(), torch.stack(tokens, 1).cpu(), torch.stack(logps, 1).cpu(), stop)
 
 
 def _group(tokenizer: Any, prompt: str, prompt_ids: torch.Tensor, sampled: torch.Tensor, logps: torch.Tensor,

@@ -50,6 +50,10 @@ class Addition:
             raise SplitOverlapError(f"addition problems in both train and held-out: {sorted(overlap)[:5]}")
         return train, held
 
+    def stop_ids(self, tokenizer) -> set[int]:
+        """Tokens that end an answer (a line end): nothing after it is sampled or trained."""
+        return {i for text in ("\n", "\n\n") for i in tokenizer(text, add_special_tokens=False)["input_ids"]}
+
     def reward(self, completion: str, answer: str) -> float:
         m = re.match(r"\s*(-?\d+)", completion)
         return float(bool(m) and m.group(1) == answer)

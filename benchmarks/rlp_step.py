@@ -1,0 +1,94 @@
+"""Cost of one RLP step against one SFT step on the same documents and model, with and without prefix reuse.
+
+All three run in one process on the embedded model with LoRA r=16 (fp32, CPU), on the same
+`--docs` positions of the builtin corpus (drawn by `experio.rlp.run.step_positions`):
+
+- SFT: next-token loss over each position's window (bos + x_<t + x_t), forward + backward + AdamW;
+- RLP, prefix reused: `experio.rlp.run.train_step` as `experio rlp train` runs it (the shared
+  prefix once for the G thoughts, in sampling and in the training forward);
+- RLP, no reuse: the same step with the prefix run G times (`--no-share-prefix`).
+
+    python benchmarks/rlp_step.py                      # experio rlp train's defaults
+    python benchmarks/rlp_step.py --context 512 --thought-tokens 16
+
+Target (issue 12): an RLP step at most 2.0x an SFT step (the paper reports about 2.25x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def sft_step(model, opt, marks, positions) -> None:
+    import torch
+
+    from experio.train import labelled_loss
+
+    opt.zero_grad(set_to_none=True)
+    for pos in positions:
+        ids = torch.tensor([[*marks.bos, *pos.context, *pos.target]])
+        labels = ids.clone()
+        labels[0, 0] = -100
+        loss, n = labelled_loss(model, ids, torch.ones_like(ids), labels)
+        (loss / n / len(positions)).backward()
+    opt.step()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--docs", type=int, default=4, help="positions a step (one per document)")
+    ap.add_argument("--group", type=int, default=4)
+    ap.add_argument("--thought-tokens", type=int, default=24)
+    ap.add_argument("--context", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=3, help="timed steps per variant (after one warm-up step)")
+    args = ap.parse_args()
+
+    import torch
+
+    from experio.rlp import Markers, RLPConfig, load_corpus, tokenize_documents
+    from experio.rlp.run import step_positions, train_step
+    from experio.train import EMA, load_base, trainable
+
+    llm = load_base("embedded")
+    cfg = RLPConfig(out="-", docs_per_step=args.docs, group=args.group, thought_tokens=args.thought_tokens,
+                    context=args.context)
+    docs = tokenize_documents(llm.tokenizer, load_corpus("builtin")[:40], cfg.context)
+    torch.manual_seed(0)
+    model = trainable(llm.model, lora=True, r=cfg.r, alpha=cfg.alpha, checkpointing=False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    marks, ema = Markers.of(llm.tokenizer), EMA(cfg.tau)
+
+    def rlp(share: bool):
+        cfg.share_prefix = share
+        return lambda step: train_step(model, llm.tokenizer, opt, ema, marks, docs, step, cfg)
+
+    variants = {"SFT (next-token loss)": lambda step: sft_step(model, opt, marks, [p for p, _ in step_positions(docs, step, cfg)]),
+                "RLP, prefix reused": rlp(True), "RLP, no reuse": rlp(False)}
+    seconds = {}
+    for name, run in variants.items():
+        run(0)  # warm-up
+        times = []
+        for step in range(1, args.steps + 1):
+            t0 = time.perf_counter()
+            run(step)
+            times.append(time.perf_counter() - t0)
+        seconds[name] = statistics.median(times)
+    sft = seconds["SFT (next-token loss)"]
+    print(f"{args.docs} positions a step, G = {args.group}, thoughts up to {args.thought_tokens} tokens, context "
+          f"{args.context} tokens; median of {args.steps} steps, {torch.get_num_threads()} threads\n")
+    print(f"{'step':<24} {'s / step':>9} {'x SFT':>7}")
+    for name, s in seconds.items():
+        print(f"{name:<24} {s:>9.2f} {s / sft:>7.2f}")
+    print(f"\nreuse saves {1 - seconds['RLP, prefix reused'] / seconds['RLP, no reuse']:.0%} of an RLP step; "
+          f"target: RLP <= 2.0x SFT ({'met' if seconds['RLP, prefix reused'] <= 2.0 * sft else 'not met'})")
+
+
+if __name__ == "__main__":
+    main()
