@@ -32,6 +32,7 @@ SLOW = {
     "experio demo": "plays a stream of games",
     "benchmarks/": "benchmarks take minutes",
     "experio train": "trains or exports a model (minutes)",
+    "experio rlp": "trains or evaluates with RLP (a minute or more)",
     "runs/sft/model.gguf": "needs the model trained above",
     "--llm openai": "needs a server the reader starts",
     "EXPERIO_LLM=openai": "needs a server the reader starts",

@@ -226,3 +226,32 @@ def test_grpo_cli_runs_on_the_embedded_model_and_resumes_to_the_same_steps(tmp_p
     assert [s["step"] for s in m["train"]] == [1, 2] and [e["step"] for e in m["eval"]] == [0, 1, 2]
     assert (tmp_path / "g" / "adapter" / "adapter_config.json").is_file() and (tmp_path / "g" / "reward.png").is_file()
     assert "held-out reward" in (tmp_path / "g" / "report.md").read_text()
+
+
+@pytest.mark.model
+def test_rollouts_from_a_server_are_laid_out_and_scored_by_the_policy(llama_server, hf_llm):
+    from experio.llm import load_llm
+    from experio.train import sample_group_from_server, token_logprobs
+
+    server = load_llm("openai", "gemma", base_url=llama_server)
+    prompt = "12 + 7 = 19\n35 + 41 = 76\n23 + 4 ="
+    g = sample_group_from_server(server, hf_llm.model, hf_llm.tokenizer, prompt, 3, max_new_tokens=4, temperature=1.0,
+                                 seed=0, stop=["\n"])
+    assert g.input_ids.shape == g.mask.shape == g.old_logp.shape and g.input_ids.shape[0] == 3 and len(g.texts) == 3
+    assert g.mask[:, :g.prompt_len].sum() == 0 and (g.mask.sum(1) >= 1).all()
+    for i, text in enumerate(g.texts):  # the server's text, tokenized after the prompt
+        n = int(g.mask[i].sum()) - int(g.finished[i])
+        assert hf_llm.tokenizer.decode(g.input_ids[i, g.prompt_len:g.prompt_len + n]) == text
+    with torch.no_grad():
+        again = token_logprobs(hf_llm.model, g.input_ids, g.attention_mask, g.mask) * g.mask
+    torch.testing.assert_close(again, g.old_logp)  # the policy's own log-probs, for the ratio
+    assert (g.old_logp[g.mask.bool()] < 0).all()
+
+
+@pytest.mark.model
+def test_grpo_takes_a_step_on_rollouts_from_a_server(llama_server, tmp_path):
+    from experio.train import grpo
+
+    m = grpo(out=tmp_path / "g", steps=1, prompts_per_step=1, group=2, max_new_tokens=3, n_eval=2, eval_every=1,
+             rollout_url=llama_server, rollout_model="gemma", progress=False)
+    assert m["steps"] == 1 and m["train"][0]["completion_tokens"] >= 2 and len(m["eval"]) == 2

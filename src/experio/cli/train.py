@@ -127,6 +127,10 @@ def grpo_command(
     eval_every: int = typer.Option(10, "--eval-every", help="Held-out reward every K steps."),
     checkpoint_every: int = typer.Option(10, "--checkpoint-every"),
     seed: int = typer.Option(0, "--seed"),
+    rollout_url: Optional[str] = typer.Option(None, "--rollout-url", help="Sample the rollouts on an "
+                                              "OpenAI-compatible server (vLLM, SGLang, llama.cpp), e.g. "
+                                              "http://127.0.0.1:8000/v1; the loss stays here."),
+    rollout_model: str = typer.Option("default", "--rollout-model", help="The model name the server knows."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in --out."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
@@ -136,7 +140,7 @@ def grpo_command(
     m = grpo(out=out, task=task, base=base, steps=steps, prompts_per_step=prompts, group=group,
              max_new_tokens=max_new_tokens, temperature=temperature, lr=lr, advantage=advantage,
              aggregation=aggregation, n_eval=n_eval, eval_every=eval_every, checkpoint_every=checkpoint_every,
-             seed=seed, resume=resume, progress=not quiet)
+             seed=seed, rollout_url=rollout_url, rollout_model=rollout_model, resume=resume, progress=not quiet)
     t = table("step", "held-out reward", title=f"GRPO on {task}")
     for e in m["eval"]:
         t.add_row(str(e["step"]), f"{e['reward']:.3f}")

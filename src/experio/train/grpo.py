@@ -25,7 +25,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from experio.runs import RunFolder, markdown_table, write_json, write_text
 
@@ -34,7 +34,7 @@ from .errors import RLSettingsError
 from .model import load_base, token_logprobs, trainable
 from .report import peak_rss_bytes, plot_curves, step_progress
 from .rl import ADVANTAGES, advantages, policy_loss
-from .rollout import sample_group, stack_groups
+from .rollout import sample_group, sample_group_from_server, stack_groups
 from .tasks import get_task
 
 KIND = "train grpo"
@@ -66,6 +66,8 @@ class GRPOConfig:
     eval_every: int = 10
     checkpoint_every: int = 10
     seed: int = 0
+    rollout_url: str | None = None  # an OpenAI-compatible server (vLLM, SGLang, llama.cpp) samples the rollouts
+    rollout_model: str = "default"  # the model name the server knows
     resume: bool = False
     progress: bool = True
 
@@ -110,9 +112,10 @@ def run_grpo(cfg: GRPOConfig) -> dict:
     if not history["eval"]:
         history["eval"].append({"step": 0, **evaluate(model, llm.tokenizer, task, held, cfg.max_new_tokens)})
     order = random.Random(cfg.seed).sample(train, len(train))
+    sample = rollout_sampler(cfg, model, llm.tokenizer, task)
     with step_progress(cfg.steps, start, enabled=cfg.progress, label="grpo", metric="reward") as advance:
         for step in range(start, cfg.steps):
-            history["train"].append(train_step(model, llm.tokenizer, opt, task, order, step, cfg))
+            history["train"].append(train_step(model, llm.tokenizer, opt, task, order, step, cfg, sample))
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
                 history["eval"].append({"step": step + 1, **evaluate(model, llm.tokenizer, task, held,
                                                                      cfg.max_new_tokens)})
@@ -124,16 +127,28 @@ def run_grpo(cfg: GRPOConfig) -> dict:
     return write_grpo_report(Path(cfg.out), history, cfg)
 
 
-def train_step(model: Any, tokenizer: Any, opt: Any, task: Any, order: list, step: int, cfg: GRPOConfig) -> dict:
+def rollout_sampler(cfg: GRPOConfig, model: Any, tokenizer: Any, task: Any) -> Callable[[str, int], Any]:
+    """`sample(prompt, seed) -> Group`: on the training model (KV cache), or from `cfg.rollout_url`'s server."""
+    if cfg.rollout_url is None:
+        stops = task.stop_ids(tokenizer)
+        return lambda prompt, seed: sample_group(model, tokenizer, prompt, cfg.group, max_new_tokens=cfg.max_new_tokens,
+                                                 temperature=cfg.temperature, seed=seed, stop_ids=stops)
+    from experio.llm import load_llm
+
+    server = load_llm("openai", cfg.rollout_model, base_url=cfg.rollout_url)  # checks that it answers
+    return lambda prompt, seed: sample_group_from_server(server, model, tokenizer, prompt, cfg.group,
+                                                         max_new_tokens=cfg.max_new_tokens,
+                                                         temperature=cfg.temperature, seed=seed, stop=["\n"])
+
+
+def train_step(model: Any, tokenizer: Any, opt: Any, task: Any, order: list, step: int, cfg: GRPOConfig,
+               sample: Callable[[str, int], Any]) -> dict:
     """Sample P groups, reward them, one clipped-surrogate update; what the step measured."""
     import torch
 
     t0 = time.perf_counter()
     problems = [order[(step * cfg.prompts_per_step + i) % len(order)] for i in range(cfg.prompts_per_step)]
-    groups = [sample_group(model, tokenizer, p.prompt, cfg.group, max_new_tokens=cfg.max_new_tokens,
-                           temperature=cfg.temperature, seed=cfg.seed * 1_000_003 + step * 1009 + i,
-                           stop_ids=task.stop_ids(tokenizer))
-              for i, p in enumerate(problems)]
+    groups = [sample(p.prompt, cfg.seed * 1_000_003 + step * 1009 + i) for i, p in enumerate(problems)]
     rewards = torch.tensor([[task.reward(t, p.answer) for t in g.texts] for g, p in zip(groups, problems)])
     adv = advantages(rewards, cfg.advantage)  # (P, G)
     ids, attention, mask, old_logp = stack_groups(groups, tokenizer.pad_token_id or 0)

@@ -121,3 +121,43 @@ def stack_groups(groups: list[Group], pad_id: int) -> tuple[torch.Tensor, ...]:
 
     return (torch.cat([pad(g.input_ids, pad_id) for g in groups]), torch.cat([pad(g.attention_mask, 0) for g in groups]),
             torch.cat([pad(g.mask, 0.0) for g in groups]), torch.cat([pad(g.old_logp, 0.0) for g in groups]))
+
+
+def group_from_texts(model: Any, tokenizer: Any, prompt: str, texts: list[str], finished: list[bool]) -> Group:
+    """A group from completions sampled elsewhere, laid out as `sample_group`'s, the sampling log-probs
+    recomputed by `model` (the policy being trained), as TRL does with completions from vLLM.
+
+    A finished completion gets the eos token after it (the server dropped it, or the stop string).
+    """
+    from .model import token_logprobs
+
+    prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+    rows = [tokenizer(t, add_special_tokens=False)["input_ids"] + ([tokenizer.eos_token_id] if done else [])
+            for t, done in zip(texts, finished)]
+    rows = [r or [tokenizer.eos_token_id] for r in rows]  # an empty completion still ends somewhere
+    g, p, width = len(rows), len(prompt_ids), len(prompt_ids) + max(len(r) for r in rows)
+    ids = torch.full((g, width), tokenizer.pad_token_id or 0, dtype=torch.long)
+    attention, mask = torch.zeros(g, width, dtype=torch.long), torch.zeros(g, width)
+    for i, r in enumerate(rows):
+        ids[i, :p + len(r)] = torch.tensor(prompt_ids + r)
+        attention[i, :p + len(r)] = 1
+        mask[i, p:p + len(r)] = 1.0
+    with torch.no_grad():
+        old = token_logprobs(model, ids, attention, mask).cpu() * mask
+    return Group(prompt, p, ids, attention, mask, old, list(texts), list(finished))
+
+
+def sample_group_from_server(llm: Any, model: Any, tokenizer: Any, prompt: str, g: int, *, max_new_tokens: int = 64,
+                             temperature: float = 1.0, seed: int | None = None, stop: list[str] | None = None) -> Group:
+    """G completions of `prompt` from any experio LLM (`load_llm("openai", base_url=...)`: vLLM, SGLang,
+    llama.cpp server), ready for the loss as `sample_group`'s.
+
+    The server samples with its own weights: the rollouts are on-policy only while it holds the
+    policy being trained (vLLM can be sent new weights, e.g. TRL's `trl vllm-serve`; a llama.cpp
+    server cannot), otherwise they are off-policy samples scored by the current policy.
+    """
+    if g < 1 or max_new_tokens < 1:
+        raise RLSettingsError(f"need g >= 1 and max_new_tokens >= 1, got g = {g}, max_new_tokens = {max_new_tokens}")
+    done = llm.generate(prompt, n=g, max_tokens=max_new_tokens, temperature=temperature, top_p=1.0, stop=stop,
+                        seed=seed)
+    return group_from_texts(model, tokenizer, prompt, [c.text for c in done], [c.finish_reason == "stop" for c in done])
