@@ -175,7 +175,7 @@ def test_rlp_cli_trains_resumes_and_evaluates_on_the_embedded_model(tmp_path):
     assert resumed.exit_code == 0, resumed.output
     m = json.loads((out / "metrics.json").read_text())
     assert [s["step"] for s in m["train"]] == [1, 2] and [e["step"] for e in m["eval"]] == [0, 1, 2]
-    assert (out / "ema.pt").is_file() and (out / "reward.png").is_file() and "information" in (out / "report.md").read_text()
+    assert (out / "ema.pt").is_file() and (out / "reward.png").is_file() and "pbar_phi(x_t | x_<t)" in (out / "report.md").read_text()
     ev = CliRunner().invoke(app, ["rlp", "eval", str(out)])
     assert ev.exit_code == 0, ev.output
     r = json.loads((out / "eval.json").read_text())

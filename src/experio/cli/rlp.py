@@ -48,6 +48,8 @@ def train_command(
                   n_eval_docs=n_eval_docs, eval_positions=eval_positions, eval_every=eval_every,
                   checkpoint_every=checkpoint_every, share_prefix=share_prefix, seed=seed, resume=resume,
                   progress=not quiet)
+    if not m:  # another process than rank 0 of a multi-process run: rank 0 reports
+        return
     t = table("step", "held-out reward", "NLL with thought", "NLL without", title=f"RLP on {corpus}")
     for e in m["eval"]:
         t.add_row(str(e["step"]), f"{e['reward']:+.3f}", f"{e['nll_thought']:.3f}", f"{e['nll_no_thought']:.3f}")
