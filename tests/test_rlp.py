@@ -140,9 +140,12 @@ def test_the_reward_is_the_thoughts_gain_over_the_teacher_on_x_t(hf_llm):
 
     tok = hf_llm.tokenizer
     doc = tokenize_documents(tok, load_corpus(DATA), context=48)[0]
-    pos = sample_position(doc, random.Random(3), context=48)
+    other, pos = (sample_position(doc, random.Random(s), context=48) for s in (4, 3))
     marks = Markers.of(tok)
-    scored = sample_thoughts(hf_llm.model, tok, marks, pos, group=3, thought_tokens=6, temperature=0.7, seed=1)
+    first, scored = sample_thoughts(hf_llm.model, tok, marks, [other, pos], group=3, thought_tokens=6,
+                                    temperature=0.7, seeds=[2, 1])
+    assert other != pos and (first.target_mask.sum(1) == len(other.target)).all()  # two positions, one batch
+    assert not torch.equal(first.prefix, scored.prefix)
     assert (scored.thought_mask.sum(1) >= 1).all() and (scored.target_mask.sum(1) == len(pos.target)).all()
     assert not (scored.thought_mask * scored.target_mask).any()
     teacher = no_think_logprob(hf_llm.model, marks, pos)

@@ -184,6 +184,26 @@ def test_a_group_shares_one_prefill_and_its_old_logprobs_match_a_full_forward(hf
     assert again.texts == g.texts  # seeded
 
 
+@pytest.mark.model
+def test_prompts_of_one_length_decode_as_one_batch_with_the_samples_of_each_alone(hf_llm):
+    from experio.train.rollout import sample_group, sample_groups
+
+    model, tok = hf_llm.model, hf_llm.tokenizer
+    prompts = [tok("Question: what is 2 + 3?\nAnswer:")["input_ids"], tok("Question: what is 4 + 1?\nAnswer:")["input_ids"]]
+    assert len(prompts[0]) == len(prompts[1])
+    both = sample_groups(model, tok, prompts, 2, max_new_tokens=5, temperature=0)
+    alone = [sample_group(model, tok, p, 2, max_new_tokens=5, temperature=0) for p in prompts]
+    assert [g.texts for g in both] == [g.texts for g in alone]
+    sampled = sample_groups(model, tok, prompts, 3, max_new_tokens=5, seeds=[7, 8])  # one generator per prompt
+    assert sampled[1].texts == sample_group(model, tok, prompts[1], 3, max_new_tokens=5, seed=8).texts
+    for b, a in zip(both, alone):
+        n = a.input_ids.shape[1]  # the batch may run longer; its extra columns are padding
+        assert torch.equal(b.input_ids[:, :n], a.input_ids) and b.mask[:, n:].sum() == 0
+        torch.testing.assert_close(b.old_logp[:, :n], a.old_logp, atol=2e-4, rtol=1e-4)
+    with pytest.raises(RLSettingsError, match="same number of tokens"):
+        sample_groups(model, tok, [prompts[0], prompts[0][:-1]], 2, max_new_tokens=2)
+
+
 # ----------------------------------------------------------------------------- GRPO
 def test_the_addition_task_splits_disjointly_and_checks_the_first_number():
     from experio.train.tasks import get_task

@@ -18,9 +18,10 @@ How the tokens are laid out (ids, not text, so nothing shifts at the joins):
              \______________ shared prefix ______/ \____ suffix, one row per thought ____/
     teacher: <bos> x_<t x_t                              (pbar_phi, one row per position)
 
-The shared prefix runs once for all G thoughts, while sampling and again in the training
-forward (its KV cache copied G times, the gradient of every row flowing back into the one
-prefix pass: `experio.train.model.prefix_suffix_logprobs`). The teacher has other weights (phi),
+The shared prefix runs once for all G thoughts, while sampling (the positions of a step
+decoded as one batch) and again in the training forward (its KV cache copied G times, the
+gradient of every row flowing back into the one prefix pass:
+`experio.train.model.prefix_suffix_logprobs`). The teacher has other weights (phi),
 so its pass cannot reuse the policy's cache; it runs once per position, not once per thought.
 A thought ends at a newline, at " </" (the model closing the tag itself) or after
 `thought_tokens` tokens; the closing tag is then appended and not trained.
@@ -33,7 +34,7 @@ from typing import Any
 
 import torch
 
-from experio.train import EMA, advantages, policy_loss, prefix_suffix_logprobs, sample_group, token_logprobs
+from experio.train import EMA, advantages, policy_loss, prefix_suffix_logprobs, sample_groups, token_logprobs
 
 from .corpus import Position
 
@@ -77,12 +78,19 @@ class Scored:
     thoughts: list[str]
 
 
-def sample_thoughts(model: Any, tokenizer: Any, marks: Markers, pos: Position, *, group: int, thought_tokens: int,
-                    temperature: float, seed: int, share_prefix: bool = True) -> Scored:
-    """G thoughts at `pos` (one prefill of the shared prefix), laid out for scoring and the loss."""
-    prefix = [*marks.bos, *marks.prompt, *pos.context, *marks.open]
-    g = sample_group(model, tokenizer, prefix, group, max_new_tokens=thought_tokens, temperature=temperature,
-                     seed=seed, stop_ids=set(marks.stops), share_prefix=share_prefix)
+def sample_thoughts(model: Any, tokenizer: Any, marks: Markers, positions: list[Position], *, group: int,
+                    thought_tokens: int, temperature: float, seeds: list[int], share_prefix: bool = True
+                    ) -> list[Scored]:
+    """G thoughts at each position (one prefill of each shared prefix, all positions decoded as one
+    batch: their prefixes have the same length), laid out for scoring and the loss."""
+    prefixes = [[*marks.bos, *marks.prompt, *pos.context, *marks.open] for pos in positions]
+    groups = sample_groups(model, tokenizer, prefixes, group, max_new_tokens=thought_tokens, temperature=temperature,
+                           seeds=seeds, stop_ids=set(marks.stops), share_prefix=share_prefix)
+    return [_scored(tokenizer, marks, pos, prefix, g, group) for pos, prefix, g in zip(positions, prefixes, groups)]
+
+
+def _scored(tokenizer: Any, marks: Markers, pos: Position, prefix: list[int], g: Any, group: int) -> Scored:
+    """One position's sampled group as rows `thought + close + x_t`, with the masks the loss needs."""
     p, rows = len(prefix), []
     for i in range(group):
         keep = g.mask[i, p:].bool()
@@ -136,14 +144,17 @@ def position_loss(model: Any, scored: Scored, teacher: float, *, eps_low: float,
 
 
 @torch.no_grad()
-def score_position(model: Any, tokenizer: Any, ema: EMA, marks: Markers, pos: Position, *, group: int,
-                   thought_tokens: int, temperature: float, seed: int) -> dict:
-    """Evaluation at one held-out position: the reward and x_t's NLL with and without a thought."""
-    scored = sample_thoughts(model, tokenizer, marks, pos, group=group, thought_tokens=thought_tokens,
-                             temperature=temperature, seed=seed)
-    logp = prefix_suffix_logprobs(model, scored.prefix, scored.suffix, scored.attention).cpu()
-    with_thought = (logp * scored.target_mask).sum(dim=1)
-    teacher = teacher_logprob(model, ema, marks, pos)
-    return {"reward": float((with_thought - teacher).mean()), "nll_thought": float(-with_thought.mean()),
-            "nll_no_thought": -no_think_logprob(model, marks, pos), "nll_teacher": -teacher,
-            "thought_tokens": float(scored.thought_mask.sum(dim=1).mean()), "thought": scored.thoughts[0]}
+def score_positions(model: Any, tokenizer: Any, ema: EMA, marks: Markers, positions: list[Position], *, group: int,
+                    thought_tokens: int, temperature: float, seeds: list[int]) -> list[dict]:
+    """Evaluation at held-out positions: each one's reward and x_t's NLL with and without a thought."""
+    out = []
+    for pos, scored in zip(positions, sample_thoughts(model, tokenizer, marks, positions, group=group,
+                                                      thought_tokens=thought_tokens, temperature=temperature,
+                                                      seeds=seeds)):
+        logp = prefix_suffix_logprobs(model, scored.prefix, scored.suffix, scored.attention).cpu()
+        with_thought = (logp * scored.target_mask).sum(dim=1)
+        teacher = teacher_logprob(model, ema, marks, pos)
+        out.append({"reward": float((with_thought - teacher).mean()), "nll_thought": float(-with_thought.mean()),
+                    "nll_no_thought": -no_think_logprob(model, marks, pos), "nll_teacher": -teacher,
+                    "thought_tokens": float(scored.thought_mask.sum(dim=1).mean()), "thought": scored.thoughts[0]})
+    return out

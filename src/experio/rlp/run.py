@@ -39,9 +39,10 @@ from experio.train import (
 )
 
 from .corpus import Document, Position, load_corpus, sample_position, split_documents, tokenize_documents
-from .objective import Markers, position_loss, sample_thoughts, score_position, teacher_logprob
+from .objective import Markers, position_loss, sample_thoughts, score_positions, teacher_logprob
 
 KIND = "rlp train"
+EVAL_BATCH = 8  # held-out positions whose thoughts are decoded as one batch
 STATE_SETTINGS = ("corpus", "base", "docs_per_step", "group", "thought_tokens", "context", "max_target_tokens",
                   "temperature", "lr", "r", "alpha", "tau", "eps_low", "eps_high", "n_eval_docs", "seed")
 
@@ -189,11 +190,14 @@ def train_step(model: Any, tokenizer: Any, opt: Any, ema: EMA, marks: Markers, d
     sums = {"reward": 0.0, "loss": 0.0, "thought_tokens": 0.0}
     params = [p for p in model.parameters() if p.requires_grad]
     opt.zero_grad(set_to_none=True)
-    for pos, seed in step_positions(docs, step, cfg)[dist.rank::dist.world]:
-        teacher = teacher_logprob(model, ema, marks, pos)  # before the forward with gradient: the swap writes weights
-        scored = sample_thoughts(model, tokenizer, marks, pos, group=cfg.group, thought_tokens=cfg.thought_tokens,
-                                 temperature=cfg.temperature, seed=seed, share_prefix=cfg.share_prefix)
-        model.train()
+    mine = step_positions(docs, step, cfg)[dist.rank::dist.world]
+    positions, seeds = [p for p, _ in mine], [s for _, s in mine]
+    # the teacher before any forward with gradient (the swap writes weights); thoughts of all positions at once
+    teachers = [teacher_logprob(model, ema, marks, pos) for pos in positions]
+    thoughts = sample_thoughts(model, tokenizer, marks, positions, group=cfg.group, thought_tokens=cfg.thought_tokens,
+                               temperature=cfg.temperature, seeds=seeds, share_prefix=cfg.share_prefix) if mine else []
+    model.train()
+    for teacher, scored in zip(teachers, thoughts):
         loss, reward = position_loss(model, scored, teacher, eps_low=cfg.eps_low, eps_high=cfg.eps_high,
                                      share_prefix=cfg.share_prefix)
         (loss / cfg.docs_per_step).backward()
@@ -211,8 +215,11 @@ def train_step(model: Any, tokenizer: Any, opt: Any, ema: EMA, marks: Markers, d
 def evaluate(model: Any, tokenizer: Any, ema: EMA, marks: Markers, positions: list[Position], cfg: RLPConfig,
              examples: int = 3) -> dict:
     """Means over the held-out positions: reward, NLL of x_t with / without a thought, the teacher's NLL."""
-    scores = [score_position(model, tokenizer, ema, marks, p, group=cfg.group, thought_tokens=cfg.thought_tokens,
-                             temperature=cfg.temperature, seed=cfg.seed * 7919 + i) for i, p in enumerate(positions)]
+    seeds = [cfg.seed * 7919 + i for i in range(len(positions))]
+    scores = [s for i in range(0, len(positions), EVAL_BATCH)
+              for s in score_positions(model, tokenizer, ema, marks, positions[i:i + EVAL_BATCH], group=cfg.group,
+                                       thought_tokens=cfg.thought_tokens, temperature=cfg.temperature,
+                                       seeds=seeds[i:i + EVAL_BATCH])]
     keys = ("reward", "nll_thought", "nll_no_thought", "nll_teacher", "thought_tokens")
     out: dict[str, Any] = {k: sum(s[k] for s in scores) / len(scores) for k in keys}
     out["positions"] = len(scores)

@@ -31,7 +31,8 @@ __all__ = [
     "EMA", "RLSettingsError", "advantages", "aggregate", "clipped_objective", "kl_to_reference", "policy_loss",
     "ratio",  # the RL core
     "GRPOConfig", "grpo",  # GRPO
-    "Group", "group_from_texts", "prefix_suffix_logprobs", "sample_group", "sample_group_from_server", "stack_groups",
+    "Group", "group_from_texts", "prefix_suffix_logprobs", "sample_group", "sample_group_from_server", "sample_groups",
+    "stack_groups",
     "token_logprobs",  # rollouts, log-probs
     "Dist",  # several processes (accelerate launch / torchrun)
     "checkpoint",  # checkpoints of a training run (save, load, latest, check_settings)
@@ -47,5 +48,6 @@ from .grpo import GRPOConfig, grpo  # noqa: E402
 from . import checkpoint  # noqa: E402
 from .model import prefix_suffix_logprobs, token_logprobs  # noqa: E402
 from .report import peak_rss_bytes, plot_curves, step_progress  # noqa: E402
-from .rollout import Group, group_from_texts, sample_group, sample_group_from_server, stack_groups  # noqa: E402
+from .rollout import (Group, group_from_texts, sample_group, sample_group_from_server, sample_groups,  # noqa: E402
+                      stack_groups)
 from .dist import Dist  # noqa: E402

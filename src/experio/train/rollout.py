@@ -1,9 +1,10 @@
 """Rollouts for the RL core: G sampled completions of one prompt on the hf backend's model.
 
 The prompt is run once; its KV cache is copied G times and the G completions are decoded
-together, one token a step, so the shared prefix costs one forward pass, not G. What comes
-back is what a policy-gradient step needs: token ids, a mask of the sampled tokens, and the
-sampling policy's log-probs of them (`old_logp`, for the ratio), all aligned (G, L).
+together, one token a step, so the shared prefix costs one forward pass, not G
+(`sample_groups` decodes several prompts of one length as one batch). What comes back is
+what a policy-gradient step needs: token ids, a mask of the sampled tokens, and the sampling
+policy's log-probs of them (`old_logp`, for the ratio), all aligned (G, L).
 
     >>> g = sample_group(llm.model, llm.tokenizer, "2 + 3 =", 4, max_new_tokens=8, seed=0)  # doctest: +SKIP
     >>> g.texts                        # ['5', ' 5\\n', ...]                                   # doctest: +SKIP
@@ -38,7 +39,6 @@ class Group:
     finished: list[bool]  # ended with eos (else cut at max_new_tokens)
 
 
-@torch.no_grad()
 def sample_group(model: Any, tokenizer: Any, prompt: str | list[int], g: int, *, max_new_tokens: int = 64,
                  temperature: float = 1.0, seed: int | None = None, stop_ids: set[int] | None = None,
                  share_prefix: bool = True) -> Group:
@@ -48,51 +48,74 @@ def sample_group(model: Any, tokenizer: Any, prompt: str | list[int], g: int, *,
     `share_prefix=False` runs the prompt g times instead of copying its KV cache (the baseline
     the prefix reuse is measured against; the samples are the same).
     """
+    return sample_groups(model, tokenizer, [prompt], g, max_new_tokens=max_new_tokens, temperature=temperature,
+                         seeds=None if seed is None else [seed], stop_ids=stop_ids, share_prefix=share_prefix)[0]
+
+
+@torch.no_grad()
+def sample_groups(model: Any, tokenizer: Any, prompts: list[str | list[int]], g: int, *, max_new_tokens: int = 64,
+                  temperature: float = 1.0, seeds: list[int] | None = None, stop_ids: set[int] | None = None,
+                  share_prefix: bool = True) -> list[Group]:
+    """`g` completions of each of several prompts of the same token length, decoded as one batch.
+
+    One decode step reads every weight once whatever the batch, and on a CPU the output layer's
+    weights dominate that read, so B prompts x G completions in one batch cost little more than
+    G. Each prompt is still prefilled once (`share_prefix`). Each prompt draws from its own
+    generator (`seeds`, one per prompt), so its samples do not depend on the rest of the batch.
+    """
     if g < 1 or max_new_tokens < 1:
         raise RLSettingsError(f"need g >= 1 and max_new_tokens >= 1, got g = {g}, max_new_tokens = {max_new_tokens}")
     if temperature < 0:
         raise RLSettingsError(f"temperature must be >= 0 (0: greedy), got {temperature}")
+    if not prompts:
+        raise RLSettingsError("no prompts to sample from")
+    if seeds is not None and len(seeds) != len(prompts):
+        raise RLSettingsError(f"need one seed per prompt, got {len(seeds)} seeds for {len(prompts)} prompts")
+    ids = [tokenizer(p, add_special_tokens=True)["input_ids"] if isinstance(p, str) else list(p) for p in prompts]
+    if len({len(i) for i in ids}) > 1:
+        raise RLSettingsError(f"prompts sampled as one batch must have the same number of tokens, got lengths "
+                              f"{sorted({len(i) for i in ids})}; sample them one at a time with sample_group")
     dev = next(model.parameters()).device  # sampled on the model's device, returned on the CPU
-    gen = torch.Generator(device=dev).manual_seed(seed) if seed is not None else None
+    gens = [torch.Generator(device=dev).manual_seed(s) for s in seeds] if seeds is not None else [None] * len(ids)
     stop = set(stop_ids or ()) | {tokenizer.eos_token_id}
-    if isinstance(prompt, str):
-        prompt_ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=True)["input_ids"]
-    else:
-        prompt_ids = torch.tensor([list(prompt)], dtype=torch.long)
-    prompt_ids, stop_t = prompt_ids.to(dev), torch.tensor(sorted(stop), device=dev)
+    prompt_ids, stop_t = torch.tensor(ids, dtype=torch.long, device=dev), torch.tensor(sorted(stop), device=dev)
     was_training = model.training
     model.eval()
     cache_arg = cache_argument(model)
+    n = len(ids) * g
     if share_prefix:
-        out = model(input_ids=prompt_ids, use_cache=True)  # the shared prefix, once
+        out = model(input_ids=prompt_ids, use_cache=True, logits_to_keep=1)  # each prefix once
         cache = getattr(out, cache_arg)
         cache.batch_repeat_interleave(g)
+        logits = out.logits[:, -1].float().repeat_interleave(g, dim=0)
     else:
-        out = model(input_ids=prompt_ids.expand(g, -1), use_cache=True)
-        cache = getattr(out, cache_arg)
-    logits = out.logits[:, -1].float().expand(g, -1)
+        out = model(input_ids=prompt_ids.repeat_interleave(g, dim=0), use_cache=True, logits_to_keep=1)
+        cache, logits = getattr(out, cache_arg), out.logits[:, -1].float()
     tokens, logps = [], []
-    alive = torch.ones(g, dtype=torch.bool, device=dev)
+    alive = torch.ones(n, dtype=torch.bool, device=dev)
     length = prompt_ids.shape[1]
     for _ in range(max_new_tokens):
         logp_all = torch.log_softmax(logits, dim=-1)
         if temperature == 0:  # greedy: evaluation
             nxt = logits.argmax(dim=-1)
         else:
-            nxt = torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1, generator=gen)[:, 0]
+            probs = torch.softmax(logits / temperature, dim=-1)
+            nxt = torch.cat([torch.multinomial(probs[i * g:(i + 1) * g], 1, generator=gen)[:, 0]
+                             for i, gen in enumerate(gens)])
         nxt = torch.where(alive, nxt, torch.full_like(nxt, tokenizer.pad_token_id))
         tokens.append(nxt)
-        logps.append(torch.where(alive, logp_all.gather(1, nxt[:, None])[:, 0], torch.zeros(g, device=dev)))
+        logps.append(torch.where(alive, logp_all.gather(1, nxt[:, None])[:, 0], torch.zeros(n, device=dev)))
         alive = alive & ~torch.isin(nxt, stop_t)
         if not alive.any():
             break
         length += 1
-        step_mask = torch.ones(g, length, dtype=torch.long, device=dev)
+        step_mask = torch.ones(n, length, dtype=torch.long, device=dev)
         out = model(input_ids=nxt[:, None], attention_mask=step_mask, use_cache=True, **{cache_arg: cache})
         cache, logits = getattr(out, cache_arg), out.logits[:, -1].float()
     model.train(was_training)
-    text = prompt if isinstance(prompt, str) else tokenizer.decode(prompt_ids[0])
-    return _group(tokenizer, text, prompt_ids[0].cpu(), torch.stack(tokens, 1).cpu(), torch.stack(logps, 1).cpu(), stop)
+    sampled, logp = torch.stack(tokens, 1).cpu(), torch.stack(logps, 1).cpu()
+    return [_group(tokenizer, p if isinstance(p, str) else tokenizer.decode(ids[i]), prompt_ids[i].cpu(),
+                   sampled[i * g:(i + 1) * g], logp[i * g:(i + 1) * g], stop) for i, p in enumerate(prompts)]
 
 
 def _group(tokenizer: Any, prompt: str, prompt_ids: torch.Tensor, sampled: torch.Tensor, logps: torch.Tensor,
