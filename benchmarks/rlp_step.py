@@ -8,6 +8,9 @@ All three run in one process on the embedded model with LoRA r=16 (fp32, CPU), o
   prefix once for the G thoughts, in sampling and in the training forward);
 - RLP, no reuse: the same step with the prefix run G times (`--no-share-prefix`).
 
+Each variant starts from the same LoRA weights, optimizer state and EMA teacher, so both RLP
+variants sample the same thoughts and differ only in how the prefix is computed.
+
     python benchmarks/rlp_step.py                      # experio rlp train's defaults
     python benchmarks/rlp_step.py --context 512 --thought-tokens 16
 
@@ -17,6 +20,7 @@ Target (issue 12): an RLP step at most 2.0x an SFT step (the paper reports about
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import time
@@ -32,7 +36,7 @@ def sft_step(model, opt, marks, positions) -> None:
     from experio.train import labelled_loss
 
     opt.zero_grad(set_to_none=True)
-    for pos in positions:
+    for pos, _ in positions:
         ids = torch.tensor([[*marks.bos, *pos.context, *pos.target]])
         labels = ids.clone()
         labels[0, 0] = -100
@@ -63,16 +67,29 @@ def main() -> None:
     torch.manual_seed(0)
     model = trainable(llm.model, lora=True, r=cfg.r, alpha=cfg.alpha, checkpointing=False)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    marks, ema = Markers.of(llm.tokenizer), EMA(cfg.tau)
+    marks, state = Markers.of(llm.tokenizer), {"ema": EMA(cfg.tau)}
+    start = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    opt_start = copy.deepcopy(opt.state_dict())
+
+    def reset() -> None:  # every variant starts from the same weights, optimizer and teacher: the same thoughts
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in start:
+                    p.copy_(start[n])
+        opt.load_state_dict(copy.deepcopy(opt_start))
+        state["ema"] = EMA(cfg.tau)
 
     def rlp(share: bool):
-        cfg.share_prefix = share
-        return lambda step: train_step(model, llm.tokenizer, opt, ema, marks, docs, step, cfg)
+        def run(step: int) -> None:
+            cfg.share_prefix = share
+            train_step(model, llm.tokenizer, opt, state["ema"], marks, docs, step, cfg)
+        return run
 
-    variants = {"SFT (next-token loss)": lambda step: sft_step(model, opt, marks, [p for p, _ in step_positions(docs, step, cfg)]),
+    variants = {"SFT (next-token loss)": lambda step: sft_step(model, opt, marks, step_positions(docs, step, cfg)),
                 "RLP, prefix reused": rlp(True), "RLP, no reuse": rlp(False)}
     seconds = {}
     for name, run in variants.items():
+        reset()
         run(0)  # warm-up
         times = []
         for step in range(1, args.steps + 1):

@@ -194,8 +194,10 @@ def train_step(model: Any, tokenizer: Any, opt: Any, ema: EMA, marks: Markers, d
     positions, seeds = [p for p, _ in mine], [s for _, s in mine]
     # the teacher before any forward with gradient (the swap writes weights); thoughts of all positions at once
     teachers = [teacher_logprob(model, ema, marks, pos) for pos in positions]
+    t_teacher = time.perf_counter()
     thoughts = sample_thoughts(model, tokenizer, marks, positions, group=cfg.group, thought_tokens=cfg.thought_tokens,
                                temperature=cfg.temperature, seeds=seeds, share_prefix=cfg.share_prefix) if mine else []
+    t_sample = time.perf_counter()
     model.train()
     for teacher, scored in zip(teachers, thoughts):
         loss, reward = position_loss(model, scored, teacher, eps_low=cfg.eps_low, eps_high=cfg.eps_high,
@@ -208,8 +210,10 @@ def train_step(model: Any, tokenizer: Any, opt: Any, ema: EMA, marks: Markers, d
     torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
     opt.step()
     ema.update(model)  # phi <- tau phi + (1 - tau) theta (the first call copies theta: lazy init)
+    end = time.perf_counter()
     return {"step": step + 1, **{k: dist.total(v) / cfg.docs_per_step for k, v in sums.items()},
-            "seconds": round(time.perf_counter() - t0, 3)}
+            "seconds": round(end - t0, 3), "teacher_seconds": round(t_teacher - t0, 3),
+            "sample_seconds": round(t_sample - t_teacher, 3), "update_seconds": round(end - t_sample, 3)}
 
 
 def evaluate(model: Any, tokenizer: Any, ema: EMA, marks: Markers, positions: list[Position], cfg: RLPConfig,
@@ -228,6 +232,16 @@ def evaluate(model: Any, tokenizer: Any, ema: EMA, marks: Markers, positions: li
     return out
 
 
+def _step_split(train: list[dict]) -> str:
+    """', a step: T s (teacher a, sampling b, loss and update c)': the mean split of a step's time."""
+    if not train or "sample_seconds" not in train[-1]:
+        return ""
+    mean = {k: sum(s.get(k, 0.0) for s in train) / len(train)
+            for k in ("seconds", "teacher_seconds", "sample_seconds", "update_seconds")}
+    return (f", a step {mean['seconds']:.1f} s (teacher {mean['teacher_seconds']:.1f} s, sampling "
+            f"{mean['sample_seconds']:.1f} s, loss, backward and update {mean['update_seconds']:.1f} s)")
+
+
 def write_rlp_report(out: Path, history: dict, cfg: RLPConfig, processes: int = 1) -> dict:
     train, evals = history["train"], history["eval"]
     metrics = {"steps": len(train), "train": train, "eval": evals, "train_seconds": sum(s["seconds"] for s in train),
@@ -241,7 +255,7 @@ def write_rlp_report(out: Path, history: dict, cfg: RLPConfig, processes: int = 
     text = [f"# RLP on {cfg.corpus}", "",
             f"{cfg.docs_per_step} positions x {cfg.group} thoughts a step (up to {cfg.thought_tokens} tokens, "
             f"temperature {cfg.temperature:g}), context {cfg.context} tokens, EMA tau {cfg.tau:g}, lr {cfg.lr:g}, "
-            f"LoRA r={cfg.r}; {metrics['train_seconds'] / 60:.1f} min of training steps.", "",
+            f"LoRA r={cfg.r}; {metrics['train_seconds'] / 60:.1f} min of training steps{_step_split(train)}.", "",
             f"Held out: {evals[0]['positions'] if evals else 0} positions in documents never trained on, the same "
             "positions and thought seeds at every evaluation. reward = log p_theta(x_t | x_<t, c) - log "
             "pbar_phi(x_t | x_<t), mean over G thoughts; NLL of the word x_t in nats.", "",
