@@ -32,6 +32,7 @@ and cut on the next append), so a killed run loses at most the record in flight.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -229,6 +230,94 @@ class RunFolder:
 
     def appender(self, **options: Any) -> RecordAppender:
         return RecordAppender(self.records_path, **options)
+
+
+# ---------------------------------------------------------------------------- model files
+
+def experio_home() -> Path:
+    """`$EXPERIO_HOME` (default `~/.cache/experio`): assembled models, caches, built test sets."""
+    return Path(os.environ.get("EXPERIO_HOME", Path.home() / ".cache" / "experio"))
+
+
+def sha256_file(path: str | os.PathLike, progress: Callable[[int], None] | None = None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+            if progress:
+                progress(len(block))
+    return digest.hexdigest()
+
+
+def _stamp_text(path: Path, sha: str) -> str:
+    st = path.stat()
+    return f"{sha} {st.st_size} {st.st_mtime_ns}\n"
+
+
+def sha256_matches(path: str | os.PathLike, expected: str,
+                   progress: Callable[[int], None] | None = None) -> tuple[bool, str]:
+    """(whether `path` hashes to `expected`, its sha256); a match leaves a stamp beside the file
+    (`NAME.sha256`: hash, size, mtime) so the next check costs one `stat`."""
+    path = Path(path)
+    stamp = path.with_name(path.name + ".sha256")
+    if stamp.is_file() and stamp.read_text() == _stamp_text(path, expected):
+        return True, expected
+    actual = sha256_file(path, progress)
+    if actual == expected:
+        try:
+            stamp.write_text(_stamp_text(path, expected))
+        except OSError:
+            pass  # a read-only model folder only costs a rehash next time
+    return actual == expected, actual
+
+
+def concatenate_files(parts: Sequence[str | os.PathLike], target: str | os.PathLike,
+                      progress: Callable[[int], None] | None = None) -> Path:
+    """Write the `parts` one after the other into `target`, atomically (a killed run leaves no
+    half file under the real name)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    while block := f.read(1 << 20):
+                        out.write(block)
+                        if progress:
+                            progress(len(block))
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def byte_progress(label: str, total: int, enabled: bool) -> Callable[[int], None] | None:
+    """A byte-count progress callback drawn with rich on stderr, or None when disabled.
+
+    Off a terminal (a pipe, a log file) there is no bar: it would leave blank lines there.
+    """
+    if not enabled:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None
+    bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(), transient=True, console=console)
+    task = bar.add_task(label, total=total)
+    done = [0]
+
+    def advance(n: int) -> None:
+        if done[0] == 0:
+            bar.start()
+        done[0] += n
+        bar.update(task, advance=n)
+        if done[0] >= total:
+            bar.stop()
+
+    return advance
 
 
 # --------------------------------------------------------------------------- rejects file

@@ -27,7 +27,7 @@ _register_llm_commands(app)
 app.command(name="demo")(_demo)
 
 # Sub-apps of the other layers, mounted as `experio NAME ...`.
-for _name in ("adp", "agent", "emergence", "memory", "rlp", "train"):
+for _name in ("adp", "agent", "emergence", "memory", "rlp", "speech", "train"):
     try:
         _module = importlib.import_module(f"{__name__}.{_name}")
     except ModuleNotFoundError as e:  # a layer not built yet; anything else is a real error
