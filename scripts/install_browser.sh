@@ -11,19 +11,7 @@ if [ -x "$CHROMIUM" ] && [ -x "$CHROMEDRIVER" ]; then
     exit 0
 fi
 
-INSTALL="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver"
-
-if [ "$(id -u)" -eq 0 ]; then
-    echo "installing chromium and chromium-driver (about a minute) ..."
-    sh -c "$INSTALL"
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    echo "installing chromium and chromium-driver with sudo (about a minute) ..."
-    sudo sh -c "$INSTALL"
-else
-    echo "MiniWoB++ needs chromium and chromium-driver; as root, run:" >&2
-    echo "    $INSTALL" >&2
-    exit 1
-fi
+sh "$(dirname "$0")/apt_install.sh" "MiniWoB++ (about a minute)" chromium chromium-driver
 
 if [ ! -x "$CHROMIUM" ] || [ ! -x "$CHROMEDRIVER" ]; then
     echo "chromium or chromedriver is still missing after the install: expected $CHROMIUM and $CHROMEDRIVER" >&2

@@ -131,15 +131,24 @@ class WhisperBackend:
 
 def _clip_spans(audio: np.ndarray) -> list[tuple[int, int]]:
     """Sample spans of at most 30 s covering `audio`'s speech: the whole input when it is short
-    enough, else the VAD's speech regions merged up to 30 s."""
-    n = len(audio)
-    if n <= CHUNK_SECONDS * SAMPLE_RATE:
+    enough, else the VAD's speech regions, merged greedily while a span stays within 30 s.
+
+    Written here rather than with faster-whisper's `collect_chunks`: its metadata leaves out the
+    first speech region of every chunk after the first, which would drop that region's words.
+    """
+    n, limit = len(audio), CHUNK_SECONDS * SAMPLE_RATE
+    if n <= limit:
         return [(0, n)]
-    from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     speech = get_speech_timestamps(audio, VadOptions(max_speech_duration_s=CHUNK_SECONDS, min_silence_duration_ms=160))
-    _, metadata = collect_chunks(audio, speech, max_duration=CHUNK_SECONDS)
-    return [(m["segments"][0]["start"], m["segments"][-1]["end"]) for m in metadata if m["segments"]]
+    spans: list[tuple[int, int]] = []
+    for region in speech:
+        if spans and region["end"] - spans[-1][0] <= limit:
+            spans[-1] = (spans[-1][0], region["end"])
+        else:
+            spans.append((region["start"], region["end"]))
+    return spans
 
 
 def _clip_of(start: float, end: float, bounds: list[tuple[float, float]]) -> int:
