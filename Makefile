@@ -7,6 +7,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # The CPU build of torch lies on this machine's disk; install it before anything asks for torch.
 TORCH  := torch==2.13.0
+# llama-cpp-python builds llama.cpp for this CPU; AMX tile instructions fault on these VMs (cpuid
+# lists them, the hypervisor does not enable them), so the build leaves AMX out. A user's value wins.
+export CMAKE_ARGS ?= -DGGML_NATIVE=ON "-DCMAKE_C_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" "-DCMAKE_CXX_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 
 .PHONY: demo test install install-dev bench clean
 

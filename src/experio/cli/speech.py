@@ -81,8 +81,7 @@ def transcribe_command(
 
 
 def _stream_one(pipe, path: Path, lang, timestamps, context, hotwords):
-    from experio.speech import load_audio
-    from experio.speech.whisper import transcript
+    from experio.speech import load_audio, transcript_from_segments
 
     segments, code, prob = pipe.stream(str(path), lang, words=timestamps, context=context, hotwords=hotwords)
     console.print(f"[bold]{path}[/] ({code}{'' if lang else f', p={prob:.2f}'}):")
@@ -91,7 +90,7 @@ def _stream_one(pipe, path: Path, lang, timestamps, context, hotwords):
         got.append(s)
         console.print(f"  [{s.start:7.2f} -> {s.end:7.2f}] {s.text}" if timestamps else f"  {s.text}")
         sys.stdout.flush()
-    return transcript(str(path), load_audio(str(path)), got, code, prob)
+    return transcript_from_segments(str(path), load_audio(str(path)), got, code, prob)
 
 
 @app.command("detect")

@@ -20,10 +20,11 @@ from .pipeline import BACKENDS, ASRPipeline, load_backend
 from .testset import PARTS, Utterance, builtin_set, load_manifest, sentences
 from .transcript import Segment, Transcript, Word, spoken_form
 from .weights import whisper_base_path
+from .whisper import Prompting, WhisperBackend, transcript_from_segments
 
 __all__ = [
     "ASRPipeline", "AudioError", "BACKENDS", "PARTS", "Utterance", "builtin_set", "cer_wer", "eval_form", "evaluate_set", "load_manifest", "metrics", "sentences", "write_report", "BackendUnavailable", "LanguageError", "SAMPLE_RATE", "Segment",
     "SpeechError", "SpeechModelError", "TestSetError", "Transcript", "Word", "language_name", "load_audio",
     "load_backend", "mix_to_mono", "nearest", "omni_code", "resample", "spoken_form", "whisper_base_path",
-    "whisper_code", "whisper_omni_codes",
+    "whisper_code", "whisper_omni_codes", "Prompting", "WhisperBackend", "transcript_from_segments",
 ]

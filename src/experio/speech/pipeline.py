@@ -26,7 +26,7 @@ from experio.runs import progress as progress_bar
 from .audio import SAMPLE_RATE, AudioInput, describe, load_audio
 from .errors import LanguageError
 from .transcript import Segment, Transcript, spoken_form
-from .whisper import Prompting, WhisperBackend, transcript
+from .whisper import Prompting, WhisperBackend, transcript_from_segments
 
 BACKENDS = ("whisper", "omnilingual")
 
@@ -141,7 +141,7 @@ class ASRPipeline:
     @staticmethod
     def _result(item, audio, segments, code, probs) -> Transcript:
         probability = probs[0][1] if probs else 1.0
-        return transcript(describe(item), audio, segments, code, probability, probs)
+        return transcript_from_segments(describe(item), audio, segments, code, probability, probs)
 
     def _omnilingual(self, items, audios, langs, batch_size, context) -> list[Transcript]:
         ctx = [(load_audio(a, f"context example {i}"), t) for i, (a, t) in enumerate(context or [])]

@@ -39,6 +39,7 @@ import orjson
 from experio.runs import RejectsFile, experio_home
 
 from .errors import TestSetError
+from .errors import LanguageError
 from .languages import check_code
 
 PARTS = ("espeak", "asterisk", "librivox")
@@ -95,7 +96,7 @@ def espeak_part(languages: Sequence[str] | None = None) -> list[Utterance]:
     return out
 
 
-def _asterisk_transcripts(ll: str) -> dict[str, str]:
+def asterisk_transcripts(ll: str) -> dict[str, str]:
     path = ASTERISK_DOCS / f"asterisk-core-sounds-{ll}" / f"core-sounds-{ll}.txt.gz"
     if not path.is_file():
         return {}
@@ -115,7 +116,7 @@ def asterisk_part(per_language: int = 20, seed: int = 0) -> list[Utterance]:
     out = []
     for code, ll in ASTERISK.items():
         folder = ASTERISK_SOUNDS / ll
-        table = _asterisk_transcripts(ll)
+        table = asterisk_transcripts(ll)
         usable = sorted(n for n, t in table.items() if len(t.split()) >= 4 and (folder / f"{n}.wav").is_file())
         for name in random.Random(seed).sample(usable, min(per_language, len(usable))):
             out.append(Utterance(f"asterisk/{ll}/{name}", str(folder / f"{name}.wav"), table[name], code, "asterisk"))
@@ -159,16 +160,16 @@ def builtin_set(parts: Sequence[str] = PARTS, per_language: int = 20,
 
 def _manifest_row(row: object, base: Path, n: int) -> Utterance:
     if not isinstance(row, dict):
-        raise ValueError("not a JSON object")
+        raise TestSetError("not a JSON object")
     for key in ("audio", "text", "lang"):
         if not isinstance(row.get(key), str) or not row[key].strip():
-            raise ValueError(f"missing or empty string field {key!r}")
+            raise TestSetError(f"missing or empty string field {key!r}")
     check_code(row["lang"])
     audio = (base / row["audio"]).resolve()
     if not audio.is_relative_to(base):
-        raise ValueError(f"audio path {row['audio']!r} leaves the manifest's folder {base}")
+        raise TestSetError(f"audio path {row['audio']!r} leaves the manifest's folder {base}")
     if not audio.is_file():
-        raise ValueError(f"audio file {row['audio']!r} does not exist under {base}")
+        raise TestSetError(f"audio file {row['audio']!r} does not exist under {base}")
     return Utterance(str(row.get("id") or f"line{n}"), str(audio), row["text"], row["lang"], "manifest")
 
 
@@ -183,7 +184,7 @@ def load_manifest(path: str | Path) -> list[Utterance]:
             continue
         try:
             out.append(_manifest_row(orjson.loads(line), base, n))
-        except (orjson.JSONDecodeError, ValueError) as e:  # LanguageError is a ValueError too
+        except (orjson.JSONDecodeError, TestSetError, LanguageError) as e:
             rejects.add(n, str(e), line)
     rejects.commit()
     if not out:

@@ -110,7 +110,7 @@ class WhisperBackend:
         clips, owners, offsets, pieces, at = [], [], [], [], 0
         for i, audio in enumerate(audios):
             offsets.append(at)
-            for start, end in _clip_spans(audio):
+            for start, end in clip_spans(audio):
                 clips.append({"start": (at + start) / SAMPLE_RATE, "end": (at + end) / SAMPLE_RATE})
                 owners.append(i)
             pieces.append(audio)
@@ -129,7 +129,7 @@ class WhisperBackend:
         return out
 
 
-def _clip_spans(audio: np.ndarray) -> list[tuple[int, int]]:
+def clip_spans(audio: np.ndarray) -> list[tuple[int, int]]:
     """Sample spans of at most 30 s covering `audio`'s speech: the whole input when it is short
     enough, else the VAD's speech regions, merged greedily while a span stays within 30 s.
 
@@ -165,7 +165,7 @@ def _segment(s, shift: float = 0.0) -> Segment:
     return Segment(round(float(s.start) - shift, 3), round(float(s.end) - shift, 3), s.text.strip(), words)
 
 
-def transcript(source: str, audio: np.ndarray, segments: list[Segment], lang: str | None,
+def transcript_from_segments(source: str, audio: np.ndarray, segments: list[Segment], lang: str | None,
                probability: float = 1.0, probs: list[tuple[str, float]] | None = None) -> Transcript:
     """A Transcript of `segments` of one input."""
     raw = join_segments(segments)
