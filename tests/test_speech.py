@@ -17,7 +17,6 @@ from experio.speech import (
     SAMPLE_RATE, ASRPipeline, AudioError, BackendUnavailable, LanguageError, SpeechModelError, TestSetError,
     cer_wer, eval_form, load_audio, load_manifest, omni_code, spoken_form, whisper_code, whisper_omni_codes,
 )
-from experio.speech.whisper import clip_spans
 
 
 def _wav(path: Path, samples: np.ndarray, rate: int, channels: int = 1) -> Path:
@@ -234,8 +233,6 @@ def test_long_audio_is_chunked_at_pauses_without_losing_or_doubling_words(asr, l
     path, words, reference = long_recording
     audio = load_audio(str(path))
     assert len(audio) / SAMPLE_RATE > 45
-    spans = clip_spans(audio)
-    assert len(spans) >= 2 and all(e - s <= 30 * SAMPLE_RATE for s, e in spans)
     t = asr.transcribe(str(path), lang="eng_Latn", batch_size=8, words=True)[0]
     said = t.text.split()
     # every sentence starts with "sentence" and ends with "clearly": a word lost or doubled at a
@@ -247,7 +244,7 @@ def test_long_audio_is_chunked_at_pauses_without_losing_or_doubling_words(asr, l
     assert starts == sorted(starts) and all(s <= e for s, e in zip(starts, ends))
     assert 0 <= starts[0] and ends[-1] <= t.duration + 0.01
     seg_starts = [s.start for s in t.segments]
-    assert seg_starts == sorted(seg_starts)
+    assert len(t.segments) >= 3 and seg_starts == sorted(seg_starts)  # decoded as several VAD chunks
 
 
 @pytest.mark.model

@@ -23,7 +23,7 @@ decoded as one batch) and again in the training forward (its KV cache copied G t
 gradient of every row flowing back into the one prefix pass:
 `experio.train.model.prefix_suffix_logprobs`). The teacher has other weights (phi),
 so its pass cannot reuse the policy's cache; it runs once per position, not once per thought.
-A thought ends at a newline, at " </" (the model closing the tag itself) or after
+A thought ends at a token holding a newline or "</" (the model closing the tag itself) or after
 `thought_tokens` tokens; the closing tag is then appended and not trained.
 """
 
@@ -62,7 +62,15 @@ class Markers:
 
         close = ids(CLOSE)
         bos = (tokenizer.bos_token_id,) if tokenizer.bos_token_id is not None else ()
-        return cls(bos, ids(THOUGHT_PROMPT), ids(OPEN), close, frozenset({*ids("\n"), *ids("\n\n"), close[0]}))
+        return cls(bos, ids(THOUGHT_PROMPT), ids(OPEN), close, _stop_tokens(tokenizer) | {close[0]})
+
+
+def _stop_tokens(tokenizer: Any) -> frozenset[int]:
+    """Every token that holds a line break or the start of a closing tag ("</", with or without a
+    space before it): a thought ends there. Found by scanning the vocabulary once, because a
+    policy learns to write the tag glued to a word ("or</think>") when only " </" stops it."""
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return frozenset(i for i, t in enumerate(pieces) if t and ("\n" in t or "</" in t or "<0x0A>" in t))
 
 
 @dataclass

@@ -124,10 +124,11 @@ def _group(records: Sequence[dict], key: str) -> dict[str, list[dict]]:
 
 
 def _part(rows: list[dict]) -> dict:
-    per = [cer_wer([r["reference"] for r in g], [r["hypothesis"] for r in g], lang)[0]
-           for lang, g in _group(rows, "lang").items()]
+    cer = {lang: cer_wer([r["reference"] for r in g], [r["hypothesis"] for r in g], lang)[0]
+           for lang, g in sorted(_group(rows, "lang").items())}
+    per = list(cer.values())
     return {"languages": len(per), "utterances": len(rows), "cer_mean": sum(per) / len(per),
-            "share_under_cer10": sum(c < CER_GOOD for c in per) / len(per)}
+            "share_under_cer10": sum(c < CER_GOOD for c in per) / len(per), "cer": cer}
 
 
 def _plot(path: Path, langs: dict) -> None:
@@ -156,7 +157,8 @@ def write_report(run: RunFolder) -> dict:
     cfg = run.config().get("eval", {})
     rows = [[l, v["name"], ", ".join(v["parts"]), v["utterances"], v["audio_seconds"], pct(v["cer"]),
              pct(v["wer"]), f"{v['rtf']:.3f}" if v["rtf"] is not None else "n/a"] for l, v in m["languages"].items()]
-    parts = [[p, v["languages"], v["utterances"], pct(v["cer_mean"]), pct(v["share_under_cer10"])]
+    parts = [[p, v["languages"], v["utterances"], pct(v["cer_mean"]), pct(v["share_under_cer10"]),
+              ", ".join(f"{l} {100 * c:.1f}" for l, c in v["cer"].items()) if len(v["cer"]) <= 6 else "see below"]
              for p, v in m["by_part"].items()]
     lines = [f"# Speech evaluation: {cfg.get('backend')} {cfg.get('model')}, set {cfg.get('set')}", "",
              f"{m['utterances']} utterances, {m['audio_seconds']} s of audio, {len(m['languages'])} languages; "
@@ -164,7 +166,7 @@ def write_report(run: RunFolder) -> dict:
              f"- languages under CER 10: **{pct(m['share_under_cer10'])}** (Omnilingual reports 78 % of 1,600+ languages)",
              f"- mean per-language CER: {pct(m['cer_mean'])}",
              f"- real-time factor (decode seconds per audio second): {m['rtf']:.3f}", "",
-             *markdown_table(["part", "languages", "utterances", "mean CER", "under CER 10"], parts), "",
+             *markdown_table(["part", "languages", "utterances", "mean CER", "under CER 10", "CER by language (%)"], parts), "",
              "![CER by language](cer_by_language.png)", "",
              *markdown_table(["language", "name", "parts", "utterances", "audio s", "CER", "WER", "RTF"], rows), "",
              "Normalisation: spoken form (case-folded, punctuation removed); diacritics removed from the hypothesis "

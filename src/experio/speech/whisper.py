@@ -4,10 +4,10 @@ Two decoding paths, the same model:
 - one input at a time (`batch_size=1`): faster-whisper's sequential decoder; audio over 30 s
   goes through the Silero VAD that ships with faster-whisper, so silence is skipped and the
   windows start at speech;
-- batched (`batch_size>1`): inputs of one language are cut into clips of at most 30 s (short
-  inputs: one clip each; long ones: at the VAD's pauses), laid end to end, and decoded as one
-  batch by faster-whisper's `BatchedInferencePipeline` with those clip boundaries; each
-  segment goes back to the input its clip came from.
+- batched (`batch_size>1`), by faster-whisper's `BatchedInferencePipeline`: inputs of at most
+  30 s of one language are laid end to end, one clip each, and decoded together as one batch,
+  each segment going back to the input its clip came from; a longer input is cut by the VAD into
+  chunks of at most 30 s of speech (the pipeline's own chunking) and its chunks are the batch.
 
 In-context adaptation for Whisper is prompt conditioning, named for what it is: the example
 transcripts become the decoder's previous-text prompt (`initial_prompt`) and their rarer words
@@ -62,10 +62,13 @@ class WhisperBackend:
     name = "whisper"
 
     def __init__(self, model: str = "base", *, device: str = "cpu", compute_type: str = "int8",
-                 cpu_threads: int | None = None, beam_size: int = 5) -> None:
+                 cpu_threads: int | None = None, beam_size: int = 5,
+                 temperature: float | None = None) -> None:
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-        self.model_name, self.beam_size = model, beam_size
+        # temperature None: faster-whisper's fallback schedule (0, 0.2, ..., 1.0 when a window
+        # decodes badly; sampled, so not repeatable); 0.0: beam search only, repeatable.
+        self.model_name, self.beam_size, self.temperature = model, beam_size, temperature
         path = _resolve_model(model)
         try:
             self.model = WhisperModel(path, device=device, compute_type=compute_type,
@@ -98,57 +101,38 @@ class WhisperBackend:
         segments, info = self.model.transcribe(
             audio, language=whisper_code(lang) if lang else None, beam_size=self.beam_size,
             word_timestamps=words, vad_filter=len(audio) > CHUNK_SECONDS * SAMPLE_RATE,
-            initial_prompt=prompting.initial_prompt, hotwords=prompting.hotwords)
+            initial_prompt=prompting.initial_prompt, hotwords=prompting.hotwords, **self._temperature())
         return (_segment(s) for s in segments), omni_code(info.language), float(info.language_probability)
 
     # -------------------------------------------------------------------------- batched
 
     def transcribe_batch(self, audios: Sequence[np.ndarray], lang: str, *, batch_size: int = 8,
                          words: bool = False, prompting: Prompting | None = None) -> list[list[Segment]]:
-        """Segments of each of `audios`, all in language `lang`, decoded together in batches."""
+        """Segments of each of `audios`, all in language `lang`, decoded in batches."""
         prompting = prompting or Prompting()
-        clips, owners, offsets, pieces, at = [], [], [], [], 0
-        for i, audio in enumerate(audios):
-            offsets.append(at)
-            for start, end in clip_spans(audio):
-                clips.append({"start": (at + start) / SAMPLE_RATE, "end": (at + end) / SAMPLE_RATE})
-                owners.append(i)
-            pieces.append(audio)
-            at += len(audio)
+        options = dict(language=whisper_code(lang), batch_size=batch_size, beam_size=self.beam_size,
+                       word_timestamps=words, initial_prompt=prompting.initial_prompt, hotwords=prompting.hotwords,
+                       **self._temperature())
+        limit = CHUNK_SECONDS * SAMPLE_RATE
         out: list[list[Segment]] = [[] for _ in audios]
-        if not clips:
+        for i, audio in enumerate(audios):
+            if len(audio) > limit:  # VAD chunks of this input are the batch
+                segments, _ = self.batched.transcribe(audio, vad_filter=True, **options)
+                out[i] = [_segment(s) for s in segments]
+        short = [i for i, a in enumerate(audios) if len(a) <= limit]
+        if not short:
             return out
-        segments, _ = self.batched.transcribe(
-            np.concatenate(pieces), language=whisper_code(lang), batch_size=batch_size, beam_size=self.beam_size,
-            clip_timestamps=clips, word_timestamps=words,
-            initial_prompt=prompting.initial_prompt, hotwords=prompting.hotwords)
+        offsets = np.cumsum([0] + [len(audios[i]) for i in short])
+        clips = [{"start": offsets[k] / SAMPLE_RATE, "end": offsets[k + 1] / SAMPLE_RATE} for k in range(len(short))]
+        segments, _ = self.batched.transcribe(np.concatenate([audios[i] for i in short]), clip_timestamps=clips, **options)
         bounds = [(c["start"], c["end"]) for c in clips]
         for s in segments:
-            owner = owners[_clip_of(s.start, s.end, bounds)]
-            out[owner].append(_segment(s, shift=offsets[owner] / SAMPLE_RATE))
+            k = _clip_of(s.start, s.end, bounds)
+            out[short[k]].append(_segment(s, shift=bounds[k][0]))
         return out
 
-
-def clip_spans(audio: np.ndarray) -> list[tuple[int, int]]:
-    """Sample spans of at most 30 s covering `audio`'s speech: the whole input when it is short
-    enough, else the VAD's speech regions, merged greedily while a span stays within 30 s.
-
-    Written here rather than with faster-whisper's `collect_chunks`: its metadata leaves out the
-    first speech region of every chunk after the first, which would drop that region's words.
-    """
-    n, limit = len(audio), CHUNK_SECONDS * SAMPLE_RATE
-    if n <= limit:
-        return [(0, n)]
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    speech = get_speech_timestamps(audio, VadOptions(max_speech_duration_s=CHUNK_SECONDS, min_silence_duration_ms=160))
-    spans: list[tuple[int, int]] = []
-    for region in speech:
-        if spans and region["end"] - spans[-1][0] <= limit:
-            spans[-1] = (spans[-1][0], region["end"])
-        else:
-            spans.append((region["start"], region["end"]))
-    return spans
+    def _temperature(self) -> dict:
+        return {} if self.temperature is None else {"temperature": self.temperature}
 
 
 def _clip_of(start: float, end: float, bounds: list[tuple[float, float]]) -> int:
