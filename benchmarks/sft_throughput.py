@@ -7,7 +7,9 @@ examples: experio's rendering of the ADP files given (`experio.agent.training_ex
 hf backend's `render`), fed to TRL as a prompt-completion dataset (loss on the completion
 only, TRL's default for such data). Tokens/s = input tokens of the steps (prompt +
 completion, no padding) / the summed wall time of the optimizer steps (forward, backward,
-optimizer; TRL's timed by a callback from step begin to step end). Each trainer runs in its
+optimizer; TRL's timed by a callback from step begin to step end). Both use gradient checkpointing and
+fp32 (experio's defaults; TRL's SFTConfig defaults to bf16 autocast, turned off so both compute
+in the same precision). Each trainer runs in its
 own child process, one after the other.
 
     python benchmarks/sft_throughput.py runs/expert-ql2/trajectories.jsonl --steps 6
@@ -73,7 +75,8 @@ def run_trl(rows: list[dict], args, queue) -> None:
     config = SFTConfig(output_dir=tempfile.mkdtemp(), max_steps=args.steps, per_device_train_batch_size=args.batch_size,
                        gradient_accumulation_steps=args.grad_accum, learning_rate=args.lr, lr_scheduler_type="cosine",
                        warmup_ratio=0.05, logging_steps=1, save_strategy="no", report_to=[], use_cpu=True,
-                       max_length=args.max_len, completion_only_loss=True, dataloader_num_workers=0, seed=0)
+                       max_length=args.max_len, completion_only_loss=True, dataloader_num_workers=0, seed=0,
+                       gradient_checkpointing=True, bf16=False)  # as experio's defaults: checkpointing, fp32
     lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
     trainer = SFTTrainer(model=llm.model, args=config, train_dataset=dataset, processing_class=llm.tokenizer,

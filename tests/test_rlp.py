@@ -133,6 +133,19 @@ def test_the_shared_prefix_gives_the_same_logprobs_and_gradients_as_full_rows():
 
 
 @pytest.mark.model
+def test_a_thought_stops_at_a_line_break_or_a_closing_tag_glued_to_a_word(hf_llm):
+    from experio.rlp import Markers
+
+    tok = hf_llm.tokenizer
+    stops = Markers.of(tok).stops
+    last = lambda text: tok(text, add_special_tokens=False)["input_ids"][-1]  # noqa: E731
+    first = lambda text: tok(text, add_special_tokens=False)["input_ids"][0]  # noqa: E731
+    assert first("</think>") in stops and first(" </think>") in stops and first("\n") in stops
+    assert any(t in stops for t in tok("or</think>", add_special_tokens=False)["input_ids"])
+    assert last(" the") not in stops and last(" think") not in stops and first("<think>") not in stops
+
+
+@pytest.mark.model
 def test_the_reward_is_the_thoughts_gain_over_the_teacher_on_x_t(hf_llm):
     from experio.rlp import Markers, position_loss, sample_thoughts
     from experio.rlp.objective import no_think_logprob
