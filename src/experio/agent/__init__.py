@@ -12,20 +12,25 @@ Each episode is an ADP trajectory (schema 1.2.0) whose `details` are an `Episode
 whose `available_apis` are the environment's tools. Errors: see `experio.agent.errors`.
 """
 
+# The environment protocol's types, for layers that define an environment of their own
+# (experio.retrieval's questions) and run it through this loop.
+from experio.envs import InvalidActionError, Step, Task, ToolSpec, bind_call, format_call, parse_call
+
 from .context import CONTEXTS, Block, ContextManager, FoldContext, Interaction, ReActContext, make_context
 from .errors import (AgentError, EpisodeRecordError, ExpertError, NoAssistantTurnError, NoWalkthroughError,
                      NotAnAgentRunError, SeedOverlapError, TrainingDataError, UnknownContextError)
 from .expert import (EXPERT_ENVS, FOLD_RULE, WalkthroughExpert, check_expert_env, fold_directive, run_expert, thinking_for,
                      walkthrough_action)
 from .loop import AgentConfig, EpisodeResult, Reply, build_prompt, response_schema, run_episode
-from .records import EpisodeDetails, agent_folder, available_apis, read_episodes
+from .records import EXPERT_KIND, EpisodeDetails, agent_folder, available_apis, read_episodes
 from .report import compute_metrics, write_report
 from .runner import finished_episodes, run_agent, run_episodes
 from .seeds import check_disjoint, recorded_seeds
 from .training import TrainingExample, training_examples
 
 __all__ = [
-    "AgentConfig", "AgentError", "Block", "CONTEXTS", "ContextManager", "EXPERT_ENVS", "EpisodeDetails",
+    "InvalidActionError", "Step", "Task", "ToolSpec", "bind_call", "format_call", "parse_call",
+    "AgentConfig", "AgentError", "EXPERT_KIND", "Block", "CONTEXTS", "ContextManager", "EXPERT_ENVS", "EpisodeDetails",
     "EpisodeRecordError", "EpisodeResult", "ExpertError", "FOLD_RULE", "FoldContext", "Interaction",
     "NoAssistantTurnError", "NoWalkthroughError", "NotAnAgentRunError", "ReActContext", "Reply", "SeedOverlapError",
     "TrainingDataError", "TrainingExample", "UnknownContextError", "WalkthroughExpert", "agent_folder",

@@ -43,6 +43,8 @@ class AgentConfig:
     # enforce schemas (llamacpp) directives are then always valid; others are still checked
     # and repaired. Off: any [int, int] is allowed and validation/repair does the work.
     constrain_fold: bool = True
+    # Longest free-text action, in characters (a retrieval answer lists several titles).
+    action_chars: int = prompts.ACTION_CHARS
 
 
 @dataclass
@@ -65,7 +67,7 @@ class EpisodeResult:
 
 
 def response_schema(context: ContextManager, turn: int, step: Step, last_turn: bool, answers: bool,
-                    constrain_fold: bool = False) -> dict:
+                    constrain_fold: bool = False, action_chars: int = prompts.ACTION_CHARS) -> dict:
     """The JSON schema of this turn's response: thinking, the context's fields, then the action."""
     props: dict[str, Any] = {"thinking": {"type": "string", "maxLength": prompts.THINKING_CHARS}}
     props.update(context.response_fields(turn, constrain_fold))
@@ -74,7 +76,7 @@ def response_schema(context: ContextManager, turn: int, step: Step, last_turn: b
     elif step.admissible:
         props["action"] = {"enum": list(step.admissible)}
     else:
-        props["action"] = {"type": "string", "maxLength": prompts.ACTION_CHARS}
+        props["action"] = {"type": "string", "maxLength": action_chars}
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
@@ -186,7 +188,8 @@ def _ask(llm: LLM, ep: _Episode, turn: int, config: AgentConfig) -> Reply:
     whose directive is still invalid after the retries is a repair (the context repairs it).
     """
     result, context, last_turn = ep.result, ep.context, turn == config.max_steps
-    schema = response_schema(context, turn, ep.step, last_turn, ep.env.answers, config.constrain_fold)
+    schema = response_schema(context, turn, ep.step, last_turn, ep.env.answers, config.constrain_fold,
+                             config.action_chars)
     reply = Reply(None)
     ep.shown.append(shown_actions(ep.step, last_turn, ep.env.answers, config))
     for attempt in range(config.retries + 1):
@@ -247,12 +250,13 @@ def _act(ep: _Episode, reply: Reply, last_turn: bool) -> tuple[str, str, Step]:
     action, description = response["action"], _join(reply.thinking, reply.explanation)
     try:
         function, kwargs = env.parse_action(action)
-        ep.content.append(ApiAction(function=function, kwargs=kwargs, description=description))
         step = env.step(action)
-    except InvalidActionError as e:
+    except InvalidActionError as e:  # unparsable, or rejected by the environment: one item either way
         result.invalid_actions += 1
         ep.content.append(MessageAction(content=action, description=description))
         step = Step(f"Invalid action: {e}", **wasted)
+    else:
+        ep.content.append(ApiAction(function=function, kwargs=kwargs, description=description))
     ep.content.append(TextObservation(source="environment", content=step.observation))
     return action, step.observation, step
 

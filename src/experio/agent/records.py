@@ -186,7 +186,7 @@ def available_apis(tools: Sequence[ToolSpec]) -> list[str]:
 def _api_text(tool: ToolSpec) -> str:
     params, args = [], []
     for name, schema in tool.properties.items():
-        typ = _PY_TYPES.get(schema.get("type", "string"), "str")
+        typ = _PY_TYPES.get(schema.get("type"), "str") if "type" in schema else "Any"  # no type: any JSON value
         params.append(f"{name}: {typ}" + ("" if name in tool.required else " = None"))
         desc = schema.get("description", "")
         if "enum" in schema:

@@ -6,6 +6,7 @@
     experio demo                         the main job: a short real run on the embedded model
     experio adp ...                      Agent Data Protocol tools
     experio emergence ...                emergence measures for multi-agent logs
+    experio retrieval ...                MARAG-R1: multi-tool retrieval, its benchmark, agent and training
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _register_llm_commands(app)
 app.command(name="demo")(_demo)
 
 # Sub-apps of the other layers, mounted as `experio NAME ...`.
-for _name in ("adp", "agent", "emergence", "memory", "rlp", "speech", "train"):
+for _name in ("adp", "agent", "emergence", "memory", "retrieval", "rlp", "speech", "train"):
     try:
         _module = importlib.import_module(f"{__name__}.{_name}")
     except ModuleNotFoundError as e:  # a layer not built yet; anything else is a real error

@@ -117,10 +117,10 @@ class ToolSpec:
 
     def signature(self) -> str:
         """Python-like signature for prompts, e.g. `take(obj: str, source: str = None)`."""
-        names = {"integer": "int", "string": "str", "number": "float", "boolean": "bool"}
+        names = {"integer": "int", "string": "str", "number": "float", "boolean": "bool", None: "any"}
         parts = []
         for pname, schema in self.properties.items():
-            typ = names.get(schema.get("type", "string"), "str")
+            typ = names.get(schema.get("type"), "str") if isinstance(schema.get("type"), (str, type(None))) else "any"
             parts.append(f"{pname}: {typ}" + ("" if pname in self.required else " = None"))
         return f"{self.name}({', '.join(parts)})"
 
@@ -231,7 +231,7 @@ def bind_call(tools: list[ToolSpec], function: str, args: list[Any], kwargs: dic
 
 def _check_value(tool: ToolSpec, key: str, value: Any) -> Any:
     schema = tool.properties[key]
-    typ = schema.get("type", "string")
+    typ = schema.get("type")  # none: any JSON value (e.g. a filter value: a number, a date, a list)
     if typ == "integer":
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value)  # "12" from a model that quotes everything
