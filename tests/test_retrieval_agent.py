@@ -152,6 +152,7 @@ def test_rewards_weights_and_repeat_penalty():
         RewardWeights(answer=-1)
 
 
+@pytest.mark.model
 def test_the_agent_on_the_embedded_model_runs_an_episode(tools, embedded_llm):
     """The real model: one question, two turns; whatever it does is recorded and scored."""
     q = question()
@@ -163,6 +164,7 @@ def test_the_agent_on_the_embedded_model_runs_an_episode(tools, embedded_llm):
     assert 0.0 <= env.last_answer["reward"] <= 1.0
 
 
+@pytest.mark.model
 def test_rl_step_updates_the_adapter_only_when_episodes_differ(tools, tiny_base, monkeypatch):
     """RLOO over scripted episodes of different reward moves the LoRA weights; equal rewards do not."""
     import torch

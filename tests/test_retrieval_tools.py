@@ -219,8 +219,9 @@ def test_csv_with_categories_as_a_semicolon_list(tmp_path):
     assert [d.meta["tags"] for d in c] == [["language"], ["language", "systems"], ["language", "research"]]
     assert c.doc("c").meta["updated"] is None and c.doc("ml").meta["score"] is None
     assert c.doc("ada").meta == {"score": 4.1, "tags": ["language"], "updated": dt.date(2019, 3, 1), "year": 1983}
-    declared = load_corpus(path, fields={"year": "category", "tags": "categories"})
-    assert declared.fields == {"tags": "categories", "year": "category"} and declared.doc("ml").meta["year"] == "1973"
+    declared = load_corpus(path, fields={"year": "category", "tags": "category", "score": "number"})
+    assert declared.doc("ml").meta == {"score": None, "tags": "language;research;language", "year": "1973"}
+    assert declared.doc("c").meta == {"score": 4.5, "tags": "language; systems", "year": "1972"}
 
 
 def test_parquet(tmp_path):
@@ -408,6 +409,21 @@ def test_sort_and_top_k(tools):
     shuffled = tools.aggregate("top_k_largest", "rating", ids=["unix", "c", "python", "c"], k=2)
     assert shuffled.rows == [("python", 4.7), ("c", 4.5)] and shuffled.n == 3  # ties: corpus order, not the list's
     assert len(tools.aggregate("sort_asc", "year").rows) == 14
+
+
+def test_remembered_positions_follow_a_changed_list(corpus, monkeypatch):
+    from experio.retrieval import tools as tools_module
+
+    monkeypatch.setattr(tools_module, "_REMEMBER_FROM", 1)  # remember every list, however short
+    tools = RetrievalTools(corpus)
+    research = tools.filter("tags", "contains", "research")
+    assert research == ["haskell", "lisp", "ml", "prolog"]
+    assert tools.aggregate("min", "year", ids=research).rows == [("lisp", 1958)]
+    research[1] = "python"  # changed in place, same length: its ids are looked up anew
+    assert tools.aggregate("min", "year", ids=research).rows == [("prolog", 1972)]
+    research.append("fortran")
+    assert tools.aggregate("min", "year", ids=research).rows == [("fortran", 1957)]
+    assert tools.filter("year", "lt", 1960, within=research) == ["fortran"]
 
 
 def test_bad_aggregations(tools):

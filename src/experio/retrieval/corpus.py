@@ -202,6 +202,8 @@ def _convert_row(row: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
 
 
 def _infer_type(value: Any) -> str:
+    if isinstance(value, _CsvText):
+        return value.kind
     if isinstance(value, (list, tuple)):
         return "categories"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -332,16 +334,24 @@ def _arrow_records(path: Path, table: pa.Table, first: int, cells: bool = False)
         yield f"{path}:{line}", line, row
 
 
+class _CsvText(str):
+    """A CSV cell's text, and the type it spells (`kind`): what inference goes by; converting a
+    value to its field's type reads the text itself (so a declared category keeps "007" or "a;b")."""
+
+    kind: str
+
+
 def _csv_value(value: str) -> Any:
-    """A CSV cell as the value it spells: an integer, a float, or the text itself."""
+    """A CSV cell: its text, marked with the type it spells (a number, `a;b` labels, a date, a label)."""
     v = value.strip()
-    if re.fullmatch(r"-?\d+", v):
-        return int(v)
-    if re.fullmatch(r"-?\d*\.\d+([eE]-?\d+)?", v):
-        return float(v)
-    if ";" in v:
-        return [p.strip() for p in v.split(";") if p.strip()]
-    return value
+    cell = _CsvText(v)
+    if re.fullmatch(r"-?\d+", v) or re.fullmatch(r"-?\d*\.\d+([eE][-+]?\d+)?", v):
+        cell.kind = "number"
+    elif ";" in v:
+        cell.kind = "categories"
+    else:
+        cell.kind = "date" if _DATE.match(v) else "category"
+    return cell
 
 
 def _folder_records(folder: Path) -> Iterator[tuple[str, int, Any]]:

@@ -90,7 +90,11 @@ class RetrievalEnv:
                     info=info)
 
     def parse_action(self, action: str) -> tuple[str, dict[str, Any]]:
-        function, args, kwargs = parse_call(action)
+        try:
+            function, args, kwargs = parse_call(action)
+        except InvalidActionError:
+            raise InvalidActionError(f"cannot read {action[:80]!r} as a tool call; write it like "
+                                     'filter(field="year", op="eq", value=1995) or answer(text="...")') from None
         return function, bind_call(self.tools, function, args, kwargs)
 
     def format_action(self, function: str, kwargs: dict[str, Any]) -> str:

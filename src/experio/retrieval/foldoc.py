@@ -4,10 +4,10 @@
     >>> len(corpus), corpus.fields                                # doctest: +SKIP
     (12009, {'categories': 'categories', 'links': 'number', 'updated': 'date', 'words': 'number', 'year': 'number'})
 
-Why FOLDOC: about 12,000 entries (Debian's 2023 package) written by people over three decades, each a paragraph or
-more of prose with its own metadata, so corpus-level questions (how many entries of a
-category were updated in a year, which one is the longest, the three most recently updated)
-have exact answers. It installs offline from Debian's `dict-foldoc` package (in dictd's format);
+Why FOLDOC: about 12,000 entries (Debian's 2023 package) written by people over three decades,
+each a paragraph or more of prose with its own metadata, so corpus-level questions (how many
+entries of a category were updated in a year, which one is the longest, the three most
+recently updated) have exact answers. It installs offline from Debian's `dict-foldoc` package (in dictd's format);
 `scripts/install_retrieval.sh` (run by `make install`) extracts the package's files into
 `$EXPERIO_HOME/corpora/foldoc/` without installing the dictd server it depends on. Licence: GNU
 Free Documentation License; `LICENCE` below (`corpus.licence`) is the notice the package carries.

@@ -26,7 +26,7 @@ import sys
 import threading
 from typing import Any, Callable
 
-from experio.errors import ExperioError, unknown_name
+from experio.errors import ExperioError, InputFileError, UsageError, unknown_name
 
 from .corpus import Corpus, load_corpus
 from .session import SPECS, ToolSession
@@ -114,10 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         serve_mcp(args.corpus, args.transport, dense=args.dense, show=args.show, **options)
     except ExperioError as e:
-        from experio.cli.common import error_exit_code
-
         print(f"error: {e}", file=sys.stderr)
-        return error_exit_code(e)
+        return 2 if isinstance(e, (UsageError, InputFileError)) else 1  # the CLI's exit codes
     except KeyboardInterrupt:
         return 130
     return 0

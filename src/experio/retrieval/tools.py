@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -57,6 +58,7 @@ OPS = {
 }
 AGGREGATIONS = ("count", "count_by", "min", "max", "sort_asc", "sort_desc", "top_k_smallest", "top_k_largest")
 _SQL = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_REMEMBERED, _REMEMBER_FROM = 32, 100  # id lists whose positions are kept; lists shorter than that are not
 EMBED_CHARS = 1000  # of title + text per document for the dense index (MiniLM reads 256 tokens)
 
 
@@ -101,6 +103,7 @@ class RetrievalTools:
         self._db: Any = None
         self._row = "row__"  # the row-number column of the DuckDB table
         self._columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._known: OrderedDict[int, tuple[list[str], list[str], np.ndarray]] = OrderedDict()  # see positions()
         self._ids = np.asarray(corpus.ids, dtype=object)
         self._lock = threading.RLock()  # one DuckDB connection and lazily built indexes, shared by threads
 
@@ -154,7 +157,9 @@ class RetrievalTools:
             keep = np.zeros(len(self.corpus), dtype=bool)
             keep[self.positions(within)] = True
             pos = pos[keep[pos]]
-        return self._ids[pos].tolist()
+        ids = self._ids[pos].tolist()
+        self._remember(ids, pos)
+        return ids
 
     def aggregate(self, op: str, field: str | None = None, ids: Sequence[str] | None = None,
                   k: int = 3) -> Aggregate:
@@ -191,16 +196,34 @@ class RetrievalTools:
     # ------------------------------------------------------------------------ helpers
 
     def positions(self, ids: Sequence[str]) -> np.ndarray:
-        """Row positions of `ids` (unknown ids are an error naming the first of them)."""
+        """Row positions of `ids` (unknown ids are an error naming the first of them). The positions
+        of the last few id lists (those `filter` returned, those passed in) are remembered: a set
+        used again (`within=R1`, then `over=R1`) is not looked up id by id again."""
         if isinstance(ids, str):
             raise ToolError(f"a set of documents is a list of ids, got the text {ids!r}")
+        with self._lock:
+            known = self._known.get(id(ids))
+        if known is not None and known[0] is ids and known[1] == ids:  # the same list, unchanged
+            return known[2]
         where = self.corpus.position
         try:
-            return np.fromiter(map(where.__getitem__, ids), dtype=np.int64, count=len(ids))
+            pos = np.fromiter(map(where.__getitem__, ids), dtype=np.int64, count=len(ids))
         except KeyError as e:
             raise ToolError(f"document id {e.args[0]!r} is not in corpus {self.corpus.name!r}") from None
         except TypeError:
             raise ToolError(f"a set of documents is a list of ids, got {ids!r:.80}") from None
+        self._remember(ids, pos)
+        return pos
+
+    def _remember(self, ids: Sequence[str], pos: np.ndarray) -> None:
+        """Keep the positions of the list `ids` (with a copy of it: a list changed since is looked up anew)."""
+        if isinstance(ids, list) and len(ids) >= _REMEMBER_FROM:
+            pos.flags.writeable = False
+            with self._lock:
+                self._known[id(ids)] = (ids, list(ids), pos)  # holding `ids` keeps its id() its own
+                self._known.move_to_end(id(ids))
+                while len(self._known) > _REMEMBERED:
+                    self._known.popitem(last=False)
 
     def _unique_positions(self, ids: Sequence[str]) -> np.ndarray:
         """Sorted, distinct row positions of `ids`."""
