@@ -33,6 +33,7 @@ SLOW = {
     "benchmarks/": "benchmarks take minutes",
     "experio train": "trains or exports a model (minutes)",
     "experio rlp": "trains or evaluates with RLP (a minute or more)",
+    "--methods rag-bm25,agent": "the model answers questions and plays agent episodes (a minute or more)",
     "runs/sft/model.gguf": "needs the model trained above",
     "--llm openai": "needs a server the reader starts",
     "EXPERIO_LLM=openai": "needs a server the reader starts",
