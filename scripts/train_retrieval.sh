@@ -15,6 +15,8 @@ PER_FAMILY=${PER_FAMILY:-40}      # questions generated per family (then split t
 EVAL_PER_FAMILY=${EVAL_PER_FAMILY:-6}  # test questions per family every method answers
 STEPS=${STEPS:-8}                 # the agent's step budget, the same for the expert and every model
 RL_STEPS=${RL_STEPS:-8}
+RL_EVAL=${RL_EVAL:-8}            # validation questions of RL (from the training file), every RL_EVAL_EVERY steps
+RL_EVAL_EVERY=${RL_EVAL_EVERY:-4}
 mkdir -p "$OUT"
 log() { echo "=== $(date -u +%H:%M:%S) $*"; }
 has() { [[ " $PHASES " == *" $1 "* ]]; }
@@ -49,7 +51,7 @@ fi
 
 if has export; then
   log "export"
-  [[ -f "$OUT/sft/model.gguf" ]] || $X train export "$OUT/sft" --gguf-type q8_0
+  [[ -f "$OUT/sft/model.gguf" ]] || $X train export "$OUT/sft" --gguf-type q8_0 --no-hf
 fi
 
 if has eval-sft; then
@@ -61,8 +63,9 @@ if has rl; then
   log "rl"
   resume=""; [[ -d "$OUT/rl/checkpoints" ]] && resume="--resume"
   [[ -d "$OUT/rl/adapter" ]] || $X retrieval rl "$OUT/bench/train.jsonl" --init-adapter "$OUT/sft/adapter" \
-    --steps "$RL_STEPS" --max-steps "$STEPS" --eval-every 4 --out "$OUT/rl" $resume --quiet
-  [[ -f "$OUT/rl/model.gguf" ]] || $X train export "$OUT/rl" --gguf-type q8_0
+    --steps "$RL_STEPS" --max-steps "$STEPS" --n-eval "$RL_EVAL" --eval-every "$RL_EVAL_EVERY" --out "$OUT/rl" \
+    $resume --quiet
+  [[ -f "$OUT/rl/model.gguf" ]] || $X train export "$OUT/rl" --base embedded --gguf-type q8_0 --no-hf
 fi
 
 if has eval-rl; then

@@ -209,3 +209,18 @@ def test_rl_validation_split_keeps_gold_sets_apart():
     train, held = validation_split(qs, 2, seed=0)
     assert len(held) == 2
     assert not {tuple(q.gold_ids) for q in train} & {tuple(q.gold_ids) for q in held}
+
+
+@pytest.mark.model
+def test_train_agent_makes_expert_data_and_an_adapter_and_resumes(tools, tiny_base, tmp_path):
+    """The SFT stage end to end on a tiny Gemma 3: expert trajectories, the LoRA adapter; a rerun does nothing."""
+    from experio.retrieval import train_agent
+
+    qs = [question(), question(id="count-0002", question="How many language documents of 1995, again?")]
+    r = train_agent(qs, tools, tmp_path / "t", max_steps=6, progress=False, gguf=False, base=str(tiny_base),
+                    batch_size=2, grad_accum=1, eval_fraction=0.5)
+    assert (tmp_path / "t/sft/adapter/adapter_model.safetensors").exists() and r["gguf"] is None
+    assert len(list(read_trajectories(tmp_path / "t/expert/trajectories.jsonl"))) == 2
+    before = (tmp_path / "t/sft/adapter/adapter_model.safetensors").stat().st_mtime_ns
+    train_agent(qs, tools, tmp_path / "t", max_steps=6, progress=False, gguf=False, base=str(tiny_base))
+    assert (tmp_path / "t/sft/adapter/adapter_model.safetensors").stat().st_mtime_ns == before

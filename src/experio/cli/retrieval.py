@@ -133,6 +133,32 @@ def expert_command(
     console.print(f"{metrics['episodes']} expert trajectories ({context}), all exact: {out}/trajectories.jsonl")
 
 
+@app.command("train")
+def train_command(
+    questions: Path = typer.Argument(..., help="The training question file (bench/train.jsonl)."),
+    out: Path = typer.Option(..., "--out", help="Run folder: expert/, sft/ (adapter/, model.gguf)."),
+    eval_questions: Optional[Path] = typer.Option(None, "--eval-questions",
+                                                  help="The test file: refuses any question or gold set it shares."),
+    corpus: str = CorpusOption,
+    context: str = typer.Option("react", "--context", help="react or fold."),
+    max_steps: int = typer.Option(8, "--max-steps", help="The agent's step budget (the prompts show it)."),
+    epochs: int = typer.Option(1, "--epochs"),
+    max_len: int = typer.Option(1536, "--max-len", help="Tokens per example (prompt cut from the left)."),
+    resume: bool = typer.Option(False, "--resume"),
+    quiet: bool = typer.Option(False, "--quiet"),
+) -> None:
+    """SFT stage: the plans as tool-use trajectories, LoRA fine-tuning on them, the tuned GGUF (then `rl`)."""
+    from experio.retrieval import RetrievalTools, load_corpus, read_questions, train_agent
+
+    held_out = read_questions(eval_questions) if eval_questions else None
+    r = train_agent(read_questions(questions), RetrievalTools(load_corpus(corpus)), out, context=context,
+                    max_steps=max_steps, eval_questions=held_out, resume=resume, progress=not quiet, epochs=epochs,
+                    max_len=max_len)
+    console.print(f"expert trajectories: {r['expert']}\nadapter: {r['adapter']}\nmodel: {r['gguf']} "
+                  f"(experio retrieval eval ... --model {r['gguf']}; RL: experio retrieval rl ... "
+                  f"--init-adapter {r['adapter']})")
+
+
 @app.command("rl")
 def rl_command(
     questions: Path = typer.Argument(..., help="The training question file (bench/train.jsonl)."),

@@ -30,7 +30,7 @@ from .bench import (FAMILIES, Question, answer_from, build_benchmark, check_disj
 from .rewards import RewardWeights, exploration_reward, trajectory_reward
 from .env import TOOL_SPECS, RetrievalEnv, question_task
 from .evaluate import METHODS, agent_config, evaluate
-from .expert import PlanExpert, plan_episode, run_plan_experts
+from .expert import PlanExpert, plan_episode, run_plan_experts, train_agent
 
 __all__ = [
     "AGGREGATIONS", "Aggregate", "Corpus", "CorpusError", "CorpusNotFoundError", "Document", "EmptyCorpusError",
@@ -43,7 +43,7 @@ __all__ = [
     "RewardWeights", "exploration_reward", "trajectory_reward",
     "TOOL_SPECS", "RetrievalEnv", "question_task",
     "METHODS", "agent_config", "evaluate",
-    "PlanExpert", "plan_episode", "run_plan_experts",
+    "PlanExpert", "plan_episode", "run_plan_experts", "train_agent",
     "RLConfig", "retrieval_rl",  # RL (imports torch: loaded on first use)
     "build_server", "serve_mcp",  # MCP (imports mcp: loaded on first use)
 ]

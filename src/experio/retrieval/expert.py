@@ -162,3 +162,31 @@ def run_plan_experts(questions: Sequence[Question], tools: RetrievalTools, conte
 def _clip(text: str, schema: dict) -> str:
     limit = schema.get("maxLength")
     return text if limit is None or len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def train_agent(questions: Sequence[Question], tools: RetrievalTools, out: Path, *, context: str = "react",
+                max_steps: int = 8, eval_questions: Sequence[Question] | None = None, resume: bool = False,
+                progress: bool = True, gguf: bool = True, **sft_settings: Any) -> dict[str, Any]:
+    """MARAG-R1's first stage in one call: expert trajectories of `questions` into `out/expert`,
+    SFT (LoRA, `experio.train.sft`) into `out/sft`, the tuned model exported to `out/sft/model.gguf`
+    (unless `gguf=False`: a base that is not a GGUF file has no GGUF to merge into).
+
+    Each stage is skipped when its output is there (rerun with `resume=True` to continue a stopped
+    run). Returns the paths and the SFT figures; RL is the next stage (`retrieval_rl`,
+    `init_adapter=out/sft/adapter`).
+    """
+    from experio.train import export, sft
+
+    out = Path(out)
+    run_plan_experts(questions, tools, context, out / "expert", max_steps=max_steps, eval_questions=eval_questions,
+                     resume=resume or (out / "expert").exists(), progress=progress)
+    adapter = out / "sft" / "adapter"
+    if not adapter.exists():
+        resume_sft = (out / "sft" / "checkpoints").exists()
+        sft([out / "expert" / "trajectories.jsonl"], out=out / "sft", resume=resume_sft, progress=progress,
+            **sft_settings)
+    model = out / "sft" / "model.gguf"
+    if gguf and not model.exists():
+        export(out / "sft", hf=False)
+    return {"expert": str(out / "expert" / "trajectories.jsonl"), "adapter": str(adapter),
+            "gguf": str(model) if gguf else None}
