@@ -19,7 +19,7 @@ from experio.envs import InvalidActionError, Step, Task, ToolSpec, bind_call, fo
 from .context import CONTEXTS, Block, ContextManager, FoldContext, Interaction, ReActContext, make_context
 from .errors import (AgentError, EpisodeRecordError, ExpertError, NoAssistantTurnError, NoWalkthroughError,
                      NotAnAgentRunError, SeedOverlapError, TrainingDataError, UnknownContextError)
-from .expert import (EXPERT_ENVS, FOLD_RULE, WalkthroughExpert, check_expert_env, fold_directive, run_expert, thinking_for,
+from .expert import (EXPERT_ENVS, FOLD_RULE, WalkthroughExpert, check_expert_env, clip_to_schema, fold_directive, run_expert, thinking_for,
                      walkthrough_action)
 from .loop import AgentConfig, EpisodeResult, Reply, build_prompt, response_schema, run_episode
 from .records import EXPERT_KIND, EpisodeDetails, agent_folder, available_apis, read_episodes
@@ -34,7 +34,7 @@ __all__ = [
     "EpisodeRecordError", "EpisodeResult", "ExpertError", "FOLD_RULE", "FoldContext", "Interaction",
     "NoAssistantTurnError", "NoWalkthroughError", "NotAnAgentRunError", "ReActContext", "Reply", "SeedOverlapError",
     "TrainingDataError", "TrainingExample", "UnknownContextError", "WalkthroughExpert", "agent_folder",
-    "available_apis", "build_prompt", "check_disjoint", "check_expert_env", "compute_metrics", "finished_episodes", "fold_directive",
+    "available_apis", "build_prompt", "clip_to_schema", "check_disjoint", "check_expert_env", "compute_metrics", "finished_episodes", "fold_directive",
     "make_context", "read_episodes", "recorded_seeds", "response_schema", "run_agent", "run_episode",
     "run_episodes", "run_expert", "thinking_for", "training_examples", "walkthrough_action", "write_report",
 ]

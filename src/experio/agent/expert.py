@@ -128,7 +128,8 @@ def _direction(action: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
-def _clip(text: str, schema: dict) -> str:
+def clip_to_schema(text: str, schema: dict) -> str:
+    """`text` cut to the schema's `maxLength` (ending in "..."), as a constrained model's field would be."""
     limit = schema.get("maxLength")
     return text if limit is None or len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
@@ -161,14 +162,14 @@ class WalkthroughExpert(BaseLLM):
         response: dict[str, Any] = {}
         for key, schema in props.items():
             if key == "thinking":
-                response[key] = _clip(thinking_for(action), schema)
+                response[key] = clip_to_schema(thinking_for(action), schema)
             elif key == "fold":
                 if not hasattr(self.context, "blocks"):
                     raise ExpertError("the response asks for a fold directive but the expert has no fold context")
                 d = fold_directive(turn, self.context, self.actions)
-                response[key] = {**d, "summary": _clip(d["summary"], schema["properties"]["summary"])}
+                response[key] = {**d, "summary": clip_to_schema(d["summary"], schema["properties"]["summary"])}
             elif key == "explanation":
-                response[key] = _clip(f"So I {action}.", schema)
+                response[key] = clip_to_schema(f"So I {action}.", schema)
             elif key == "action":
                 response[key] = action
             else:

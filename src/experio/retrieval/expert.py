@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from experio.agent import (EXPERT_KIND, AgentConfig, EpisodeResult, ExpertError, format_call, fold_directive,
+from experio.agent import (EXPERT_KIND, AgentConfig, EpisodeResult, ExpertError, clip_to_schema, format_call,
+                           fold_directive,
                            make_context, run_episode, run_episodes)
 from experio.llm import BaseLLM, Completion, GenerationParams, NotSupportedError
 
@@ -89,12 +90,12 @@ class PlanExpert(BaseLLM):
         response: dict[str, Any] = {}
         for key, schema in props.items():
             if key == "thinking":
-                response[key] = _clip(thinking_for_call(tool, args), schema)
+                response[key] = clip_to_schema(thinking_for_call(tool, args), schema)
             elif key == "fold":
                 d = fold_directive(turn, self.context, self.calls)
-                response[key] = {**d, "summary": _clip(d["summary"], schema["properties"]["summary"])}
+                response[key] = {**d, "summary": clip_to_schema(d["summary"], schema["properties"]["summary"])}
             elif key == "explanation":
-                response[key] = _clip(f"So I call {tool}.", schema)
+                response[key] = clip_to_schema(f"So I call {tool}.", schema)
             elif key == "action":
                 if len(action) > schema.get("maxLength", len(action)):
                     raise ExpertError(f"the call {action[:60]}... is longer than the {schema['maxLength']} characters "
@@ -157,11 +158,6 @@ def run_plan_experts(questions: Sequence[Question], tools: RetrievalTools, conte
                            lambda e, task: plan_episode(e, e.questions[task.name], context, config),
                            resume=resume, progress=progress)
     return {"episodes": metrics[context]["episodes"], **metrics[context]}
-
-
-def _clip(text: str, schema: dict) -> str:
-    limit = schema.get("maxLength")
-    return text if limit is None or len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def train_agent(questions: Sequence[Question], tools: RetrievalTools, out: Path, *, context: str = "react",
