@@ -184,6 +184,50 @@ def test_a_group_shares_one_prefill_and_its_old_logprobs_match_a_full_forward(hf
     assert again.texts == g.texts  # seeded
 
 
+def test_inverse_cdf_sampling_draws_each_token_at_its_probability_and_never_a_zero_one():
+    from experio.train.rollout import _inverse_cdf_sample
+
+    probs = torch.tensor([[0.5, 0.0, 0.3, 0.2], [0.0, 0.0, 0.0, 1.0]]).repeat_interleave(4000, dim=0)
+    gens = [torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)]
+    drawn = _inverse_cdf_sample(probs, gens, 4000)
+    first = torch.bincount(drawn[:4000], minlength=4).float() / 4000
+    torch.testing.assert_close(first, probs[0], atol=0.025, rtol=0)  # 4000 draws: a few standard errors
+    assert first[1] == 0 and (drawn[4000:] == 3).all()
+    again = _inverse_cdf_sample(probs, [torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)], 4000)
+    assert torch.equal(drawn, again)  # one generator per block: seeded
+
+
+def test_precision_auto_follows_the_hardware_and_bad_choices_are_clear_errors(monkeypatch):
+    from experio.errors import UsageError
+    from experio.train import model as model_module
+    from experio.train import resolve_precision
+
+    monkeypatch.setattr(model_module, "native_bf16", lambda: True)
+    assert resolve_precision("auto") == "bf16" and resolve_precision("auto", lora=False) == "fp32"
+    monkeypatch.setattr(model_module, "native_bf16", lambda: False)
+    assert resolve_precision("auto") == "fp32" and resolve_precision("bf16") == "bf16"
+    with pytest.raises(UsageError, match="full fine-tuning"):
+        resolve_precision("bf16", lora=False)
+    with pytest.raises(UsageError, match="unknown precision 'fp16'"):
+        resolve_precision("fp16")
+
+
+@pytest.mark.model
+def test_a_bf16_base_samples_the_tokens_its_own_forward_scores(hf_llm):
+    import copy
+
+    from experio.train import to_precision, token_logprobs, trainable
+    from experio.train.rollout import sample_group
+
+    model = trainable(to_precision(copy.deepcopy(hf_llm.model), "bf16"), lora=True, checkpointing=False)
+    assert next(p for n, p in model.named_parameters() if "lora_A" in n).dtype == torch.float32  # adapters fp32
+    g = sample_group(model, hf_llm.tokenizer, "Question: what is 2 + 3?\nAnswer:", 2, max_new_tokens=4, seed=0)
+    with torch.no_grad():
+        full = token_logprobs(model, g.input_ids, g.attention_mask, g.mask).float()
+    # bf16 rounding differs between the cached decode and the full forward: close, not equal
+    torch.testing.assert_close(full * g.mask, g.old_logp, atol=0.1, rtol=0.05)
+
+
 @pytest.mark.model
 def test_prompts_of_one_length_decode_as_one_batch_with_the_samples_of_each_alone(hf_llm):
     from experio.train.rollout import sample_group, sample_groups

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from experio.adp import MessageAction, TextObservation, Trajectory, to_wire
 from experio.errors import ResumeRequired
 from experio.train import (BaseModelNotFoundError, CheckpointMismatchError, NoExamplesError, full_logits_loss,
-                           labelled_loss, sft, tokenize, trainable)
+                           labelled_loss, sft, to_precision, tokenize, trainable)
 from experio.train.data import collate
 
 pytestmark = pytest.mark.model
@@ -40,8 +40,8 @@ def write(path, trajs):
 @pytest.fixture
 def fresh_base(hf_llm, monkeypatch):
     """sft loads a copy of the session's hf model (one load per test session, untouched by LoRA)."""
-    monkeypatch.setattr(sft_module, "load_base", lambda base: SimpleNamespace(
-        model=copy.deepcopy(hf_llm.model), tokenizer=hf_llm.tokenizer, render=hf_llm.render))
+    monkeypatch.setattr(sft_module, "load_base", lambda base, precision="fp32": SimpleNamespace(
+        model=to_precision(copy.deepcopy(hf_llm.model), precision), tokenizer=hf_llm.tokenizer, render=hf_llm.render))
     return hf_llm
 
 
@@ -129,7 +129,7 @@ def test_rejects_trajectories_without_an_assistant_turn_and_errors_when_nothing_
 
 
 def test_a_missing_base_model_is_one_line_before_any_loading(tmp_path, monkeypatch):
-    monkeypatch.setattr(sft_module, "load_base", lambda base: pytest.fail("the model must not load"))
+    monkeypatch.setattr(sft_module, "load_base", lambda base, precision="fp32": pytest.fail("the model must not load"))
     data = write(tmp_path / "d.jsonl", trajectories(2))
     with pytest.raises(BaseModelNotFoundError, match="does not exist"):
         sft([data], out=tmp_path / "run", base=str(tmp_path / "nope.gguf"), **TINY)

@@ -102,6 +102,11 @@ ApiKeyOption = typer.Option(
     None, "--api-key", help="API key of the server (openai backend). Env: EXPERIO_API_KEY.", show_default=False
 )
 
+PrecisionOption = typer.Option(
+    "auto", "--precision", help="Training precision: bf16 (the frozen base in bfloat16 under fp32 LoRA adapters), "
+    "fp32, or auto (bf16 where the CPU or GPU has native bfloat16, else fp32).",
+)
+
 
 AgentModelOption = typer.Option(
     None, "--model", help="GGUF path / model folder (llamacpp, hf) or served model name (openai). Unset: the embedded "

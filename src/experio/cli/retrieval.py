@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from .common import ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, console, make_app, open_llm, table
+from .common import (ApiKeyOption, BaseUrlOption, LLMOption, ModelOption, PrecisionOption, console, make_app, open_llm,
+                     table)
 
 app = make_app(help="MARAG-R1: multi-tool agentic retrieval over a corpus (arXiv 2510.27569).", no_args_is_help=True)
 
@@ -176,6 +177,7 @@ def rl_command(
     n_eval: int = typer.Option(8, "--n-eval", help="Validation questions (from the training file, gold sets disjoint)."),
     eval_every: int = typer.Option(5, "--eval-every"),
     seed: int = typer.Option(0, "--seed"),
+    precision: str = PrecisionOption,
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in --out."),
     quiet: bool = typer.Option(False, "--quiet"),
 ) -> None:
@@ -184,7 +186,8 @@ def rl_command(
 
     m = retrieval_rl(out=out, questions=questions, corpus=corpus, base=base, init_adapter=init_adapter, steps=steps,
                      questions_per_step=questions_per_step, group=group, max_steps=max_steps, temperature=temperature,
-                     lr=lr, n_eval=n_eval, eval_every=eval_every, seed=seed, resume=resume, progress=not quiet)
+                     lr=lr, n_eval=n_eval, eval_every=eval_every, seed=seed, precision=precision, resume=resume,
+                     progress=not quiet)
     t = table("step", "validation reward", "answer F1", "EM", title="Retrieval agent RL")
     for e in m["eval"]:
         t.add_row(str(e["step"]), f"{e['reward']:.3f}", f"{100 * e['f1']:.1f}", f"{100 * e['em']:.1f}")

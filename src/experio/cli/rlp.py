@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from .common import console, make_app, table
+from .common import PrecisionOption, console, make_app, table
 
 app = make_app(help="RLP: think before the next word, rewarded by the information gain (arXiv 2510.01265).",
                no_args_is_help=True)
@@ -37,6 +37,7 @@ def train_command(
     share_prefix: bool = typer.Option(True, "--share-prefix/--no-share-prefix",
                                       help="Run the shared prefix once for the G thoughts (KV cache copies)."),
     seed: int = typer.Option(0, "--seed"),
+    precision: str = PrecisionOption,
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in --out."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
@@ -46,7 +47,7 @@ def train_command(
     m = rlp_train(out=out, corpus=corpus, base=base, steps=steps, docs_per_step=docs, group=group,
                   thought_tokens=thought_tokens, context=context, temperature=temperature, lr=lr, tau=tau,
                   n_eval_docs=n_eval_docs, eval_positions=eval_positions, eval_every=eval_every,
-                  checkpoint_every=checkpoint_every, share_prefix=share_prefix, seed=seed, resume=resume,
+                  checkpoint_every=checkpoint_every, share_prefix=share_prefix, seed=seed, precision=precision, resume=resume,
                   progress=not quiet)
     if not m:  # another process than rank 0 of a multi-process run: rank 0 reports
         return

@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import console, make_app, table
+from .common import PrecisionOption, console, make_app, table
 
 app = make_app(help="Train on ADP trajectories: supervised fine-tuning (LoRA or full).", no_args_is_help=True)
 
@@ -45,6 +45,7 @@ def sft(
                                  "or judge (ReasoningBank's verdict, labelled by the game's reward)."),
     checkpointing: bool = typer.Option(True, "--gradient-checkpointing/--no-gradient-checkpointing",
                                        help="Recompute activations in the backward pass (less memory)."),
+    precision: str = PrecisionOption,
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Supervised fine-tuning: loss on the assistant's tokens only, held-out eval loss, checkpoints, report."""
@@ -54,7 +55,7 @@ def sft(
                      max_len=max_len, batch_size=batch_size, grad_accum=grad_accum, schedule=schedule, warmup=warmup,
                      eval_fraction=eval_fraction, eval_data=eval_data, checkpoint_every=checkpoint_every,
                      eval_every=eval_every, stop_after=stop_after, seed=seed, resume=resume, progress=not quiet,
-                     gradient_checkpointing=checkpointing)
+                     gradient_checkpointing=checkpointing, precision=precision)
     m = result.metrics
     if not m:  # a process other than rank 0 of a multi-process run
         return
@@ -131,6 +132,7 @@ def grpo_command(
                                               "OpenAI-compatible server (vLLM, SGLang, llama.cpp), e.g. "
                                               "http://127.0.0.1:8000/v1; the loss stays here."),
     rollout_model: str = typer.Option("default", "--rollout-model", help="The model name the server knows."),
+    precision: str = PrecisionOption,
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in --out."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
@@ -140,7 +142,8 @@ def grpo_command(
     m = grpo(out=out, task=task, base=base, steps=steps, prompts_per_step=prompts, group=group,
              max_new_tokens=max_new_tokens, temperature=temperature, lr=lr, advantage=advantage,
              aggregation=aggregation, n_eval=n_eval, eval_every=eval_every, checkpoint_every=checkpoint_every,
-             seed=seed, rollout_url=rollout_url, rollout_model=rollout_model, resume=resume, progress=not quiet)
+             seed=seed, rollout_url=rollout_url, rollout_model=rollout_model, precision=precision, resume=resume,
+             progress=not quiet)
     t = table("step", "held-out reward", title=f"GRPO on {task}")
     for e in m["eval"]:
         t.add_row(str(e["step"]), f"{e['reward']:.3f}")

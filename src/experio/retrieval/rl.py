@@ -34,7 +34,7 @@ from typing import Any
 from experio.agent import AgentConfig, make_context, run_episode, training_examples
 from experio.runs import RunFolder, markdown_table, write_json, write_text
 from experio.train import (RLSettingsError, advantages, checkpoint as ckpt, load_base, peak_rss_bytes, plot_curves,
-                           policy_loss, step_progress, token_logprobs, tokenize, trainable)
+                           policy_loss, resolve_precision, step_progress, token_logprobs, tokenize, trainable)
 
 from .bench import Question, read_questions
 from .corpus import load_corpus
@@ -73,6 +73,7 @@ class RLConfig:
     checkpoint_every: int = 1
     context: str = "react"
     seed: int = 0
+    precision: str = "auto"  # bf16 base under fp32 LoRA where the hardware has bf16, else fp32
     weights: RewardWeights = field(default_factory=RewardWeights)
     resume: bool = False
     progress: bool = True
@@ -101,7 +102,8 @@ def run_rl(cfg: RLConfig) -> dict:
     train, held = validation_split(read_questions(cfg.questions), cfg.n_eval, cfg.seed)
     tools = RetrievalTools(load_corpus(cfg.corpus))
     env = RetrievalEnv(tools, train + held, weights=cfg.weights)
-    llm = load_base(cfg.base)
+    cfg.precision = resolve_precision(cfg.precision)
+    llm = load_base(cfg.base, cfg.precision)
     torch.manual_seed(cfg.seed)
     model = trainable(llm.model, lora=True, r=cfg.r, alpha=cfg.alpha, checkpointing=False)  # rollouts need the KV cache
     if cfg.init_adapter:

@@ -34,6 +34,7 @@ from experio.train import (
     load_base,
     peak_rss_bytes,
     plot_curves,
+    resolve_precision,
     step_progress,
     trainable,
 )
@@ -74,6 +75,7 @@ class RLPConfig:
     checkpoint_every: int = 10
     share_prefix: bool = True
     seed: int = 0
+    precision: str = "auto"  # bf16 base under fp32 LoRA where the hardware has bf16, else fp32
     resume: bool = False
     progress: bool = True
 
@@ -124,7 +126,8 @@ def run_rlp(cfg: RLPConfig) -> dict:
         run.open(resume=cfg.resume, finished=checkpoint.state(found)["step"] if found else 0, what="RLP step(s)")
     rejects = RejectsFile(Path(cfg.out) / "corpus") if dist.main else None
     docs = load_corpus(cfg.corpus, rejects)  # before the model loads: a bad corpus fails fast
-    llm = load_base(cfg.base)
+    cfg.precision = resolve_precision(cfg.precision)
+    llm = load_base(cfg.base, cfg.precision)
     train, held = prepare(cfg, llm.tokenizer, docs, rejects)
     rejected = rejects.count if rejects else 0
     if rejects:
@@ -289,7 +292,7 @@ def rlp_eval(run_dir: str | Path, eval_positions: int | None = None) -> dict:
         cfg.eval_positions = eval_positions
     cfg.check()
     docs = load_corpus(cfg.corpus)
-    llm = load_base(cfg.base)
+    llm = load_base(cfg.base, resolve_precision(cfg.precision))  # as trained (older runs: auto)
     _, held = prepare(cfg, llm.tokenizer, docs)
     torch.manual_seed(cfg.seed)
     model = trainable(llm.model, lora=True, r=cfg.r, alpha=cfg.alpha, checkpointing=False)  # B = 0: the base

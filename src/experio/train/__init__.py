@@ -18,7 +18,8 @@ from .errors import (
     TrainDataError,
     TrainError,
 )
-from .model import full_logits_loss, labelled_loss, load_base, trainable
+from .model import (PRECISIONS, full_logits_loss, labelled_loss, load_base, native_bf16, resolve_precision, to_precision,
+                    trainable)
 from .sft import SFTConfig, SFTResult, sft
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "SFTResult", "SplitOverlapError", "TrainDataError", "TrainError", "check_disjoint", "eval_ids",
     "full_logits_loss", "labelled_loss", "load_base", "plan_steps", "read_examples", "sft", "tokenize",
     "trainable", "training_examples_of",
+    "PRECISIONS", "native_bf16", "resolve_precision", "to_precision",  # bf16 or fp32
     "AdapterMismatchError", "AdapterNotFoundError", "ExportError", "ExportResult", "export",  # export
     "agent_adapter_dir", "agent_model_path",  # the embedded agent
     "EMA", "RLSettingsError", "advantages", "aggregate", "clipped_objective", "kl_to_reference", "policy_loss",

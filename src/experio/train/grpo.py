@@ -31,7 +31,7 @@ from experio.runs import RunFolder, markdown_table, write_json, write_text
 
 from . import checkpoint as ckpt
 from .errors import RLSettingsError
-from .model import load_base, token_logprobs, trainable
+from .model import load_base, resolve_precision, token_logprobs, trainable
 from .report import peak_rss_bytes, plot_curves, step_progress
 from .rl import ADVANTAGES, advantages, policy_loss
 from .rollout import sample_group, sample_group_from_server, stack_groups
@@ -66,6 +66,7 @@ class GRPOConfig:
     eval_every: int = 10
     checkpoint_every: int = 10
     seed: int = 0
+    precision: str = "auto"  # bf16 base under fp32 LoRA where the hardware has bf16, else fp32
     rollout_url: str | None = None  # an OpenAI-compatible server (vLLM, SGLang, llama.cpp) samples the rollouts
     rollout_model: str = "default"  # the model name the server knows
     resume: bool = False
@@ -97,7 +98,8 @@ def run_grpo(cfg: GRPOConfig) -> dict:
     run.open(resume=cfg.resume, finished=ckpt.state(found)["step"] if found else 0, what="GRPO step(s)")
     task = get_task(cfg.task)
     train, held = task.split(cfg.n_eval, seed=cfg.seed)
-    llm = load_base(cfg.base)
+    cfg.precision = resolve_precision(cfg.precision)
+    llm = load_base(cfg.base, cfg.precision)
     torch.manual_seed(cfg.seed)
     model = trainable(llm.model, lora=True, r=cfg.r, alpha=cfg.alpha, checkpointing=False)  # short sequences
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.0)

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from experio.errors import UsageError, unknown_name
 from experio.llm import load_llm
 
 from .data import IGNORE
@@ -35,9 +36,62 @@ def base_path(base: str) -> str | None:
     return str(path)
 
 
-def load_base(base: str):
-    """The hf backend on `base` (its `.model` is trainable, `.tokenizer` and `.render` as at inference)."""
-    return load_llm("hf", model=base_path(base))
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def resolve_precision(precision: str, *, lora: bool = True) -> str:
+    """The precision a run trains in: "bf16" or "fp32".
+
+    bf16 keeps the frozen base weights (and so the activations) in bfloat16 under fp32 LoRA
+    adapters and fp32 optimizer state (peft keeps adapters in fp32); log-softmax and the loss
+    stay fp32. "auto" takes bf16 for LoRA where the hardware multiplies bfloat16 natively (a
+    CUDA GPU that supports it, a CPU with AVX512-BF16 or AMX), else fp32. Full fine-tuning
+    trains every weight, which bf16 storage would round: it runs in fp32.
+    """
+    if precision not in PRECISIONS:
+        raise unknown_name("precision", precision, PRECISIONS)
+    if precision == "bf16" and not lora:
+        raise UsageError("--precision bf16 keeps the frozen base in bfloat16 under LoRA adapters; full fine-tuning "
+                         "trains every weight: pass --precision fp32 (or auto) with --full")
+    if precision == "auto":
+        return "bf16" if lora and native_bf16() else "fp32"
+    return precision
+
+
+def native_bf16() -> bool:
+    """Whether this machine multiplies bfloat16 in hardware (CUDA bf16, or oneDNN's AVX512-BF16 / AMX on the CPU)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return bool(torch.cuda.is_bf16_supported())
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def load_base(base: str, precision: str = "fp32"):
+    """The hf backend on `base` (its `.model` is trainable, `.tokenizer` and `.render` as at inference),
+    with its weights in `precision` ("fp32" or "bf16": see `resolve_precision`)."""
+    llm = load_llm("hf", model=base_path(base))
+    to_precision(llm.model, precision)
+    return llm
+
+
+def to_precision(model: Any, precision: str) -> Any:
+    """`model` (a transformers causal LM, fp32) with its weights in "fp32" or "bf16", in place."""
+    if precision == "bf16":
+        import torch
+
+        model.to(torch.bfloat16)
+        # transformers slices the last position before the output layer (logits_to_keep); on the CPU a
+        # bf16 matmul of that non-contiguous slice copies the whole 262k-row weight once per row
+        model.get_output_embeddings().register_forward_pre_hook(_contiguous_input)
+    elif precision != "fp32":
+        raise UsageError(f"precision must be 'fp32' or 'bf16' here, got {precision!r} (resolve_precision first)")
+    return model
+
+
+def _contiguous_input(module: Any, args: tuple) -> tuple:
+    """Forward pre-hook: the layer's input made contiguous (see `load_base`)."""
+    return (args[0].contiguous(), *args[1:])
 
 
 def trainable(model: Any, *, lora: bool, r: int = 16, alpha: int = 32, dropout: float = 0.0,

@@ -99,9 +99,7 @@ def sample_groups(model: Any, tokenizer: Any, prompts: list[str | list[int]], g:
         if temperature == 0:  # greedy: evaluation
             nxt = logits.argmax(dim=-1)
         else:
-            probs = torch.softmax(logits / temperature, dim=-1)
-            nxt = torch.cat([torch.multinomial(probs[i * g:(i + 1) * g], 1, generator=gen)[:, 0]
-                             for i, gen in enumerate(gens)])
+            nxt = _inverse_cdf_sample(torch.softmax(logits / temperature, dim=-1), gens, g)
         nxt = torch.where(alive, nxt, torch.full_like(nxt, tokenizer.pad_token_id))
         tokens.append(nxt)
         logps.append(torch.where(alive, logp_all.gather(1, nxt[:, None])[:, 0], torch.zeros(n, device=dev)))
@@ -116,6 +114,18 @@ def sample_groups(model: Any, tokenizer: Any, prompts: list[str | list[int]], g:
     sampled, logp = torch.stack(tokens, 1).cpu(), torch.stack(logps, 1).cpu()
     return [_group(tokenizer, p if isinstance(p, str) else tokenizer.decode(ids[i]), prompt_ids[i].cpu(),
                    sampled[i * g:(i + 1) * g], logp[i * g:(i + 1) * g], stop) for i, p in enumerate(prompts)]
+
+
+def _inverse_cdf_sample(probs: Any, gens: list, g: int) -> Any:
+    """One token per row of `probs` (n, V): the first whose cumulative probability exceeds u ~ U[0, 1) x total.
+
+    Exact sampling with one uniform per row, each block of `g` rows drawn from its own generator;
+    torch.multinomial draws an exponential per vocabulary entry instead, most of a CPU decode step
+    over a 262k vocabulary.
+    """
+    u = torch.cat([torch.rand(g, 1, generator=gen, device=probs.device, dtype=torch.float64) for gen in gens])
+    cdf = probs.double().cumsum(dim=-1)  # float64: 262k partial sums without drift
+    return torch.searchsorted(cdf, u * cdf[:, -1:], right=True)[:, 0].clamp_max(probs.shape[-1] - 1)
 
 
 def _group(tokenizer: Any, prompt: str, prompt_ids: torch.Tensor, sampled: torch.Tensor, logps: torch.Tensor,

@@ -35,7 +35,7 @@ from .data import Example, check_disjoint, collate, data_digest, eval_ids, no_ex
     read_examples, tokenize, training_examples_of
 from .dist import Dist
 from .errors import CheckpointMismatchError
-from .model import base_path, labelled_loss, load_base, trainable
+from .model import base_path, labelled_loss, load_base, resolve_precision, trainable
 from .report import step_progress, write_report
 
 KIND = "train"
@@ -74,6 +74,7 @@ class SFTConfig:
     progress: bool = True
     stop_after: int | None = None  # stop after this many optimizer steps in all (the schedule spans the run)
     gradient_checkpointing: bool = True  # recompute activations in backward: less memory, same loss
+    precision: str = "auto"    # bf16 base under fp32 LoRA where the hardware has bf16, else fp32 (resolve_precision)
 
     def check(self) -> None:
         for name in ("r", "alpha", "epochs", "max_len", "batch_size", "grad_accum", "checkpoint_every"):
@@ -206,7 +207,8 @@ def run_sft(cfg: SFTConfig, examples_of: Callable[[Trajectory], list] = training
     cfg.check()
     dist = Dist.from_env()
     run, found = _open_run(cfg, dist)
-    llm = load_base(cfg.base)
+    cfg.precision = resolve_precision(cfg.precision, lora=cfg.lora)
+    llm = load_base(cfg.base, cfg.precision)
     data = prepare_data(cfg, llm, run, examples_of)
     if found and ckpt.state(found).get("data_digest") not in (None, data.summary["data_digest"]):
         raise CheckpointMismatchError(f"cannot resume {found}: it was trained on other data (digest "
