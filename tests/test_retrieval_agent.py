@@ -202,6 +202,35 @@ def test_rl_step_updates_the_adapter_only_when_episodes_differ(tools, tiny_base,
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters() if p.requires_grad)
 
 
+@pytest.mark.model
+@pytest.mark.parametrize("aggregation", ["token", "sequence"])
+def test_an_episode_backpropagated_a_few_turns_at_a_time_has_the_gradient_of_one_pass(tiny_base, monkeypatch,
+                                                                                        aggregation):
+    import torch
+
+    from experio.retrieval import rl
+    from experio.train import load_base, trainable
+
+    model = trainable(load_base(str(tiny_base)).model, lora=True, r=2, alpha=4, checkpointing=False)
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.1)
+    lengths, n_prompt = [9, 5, 12, 7, 3], [4, 2, 8, 3, 1]  # five turns, right-padded, completions of 1-5 tokens
+    ids = torch.randint(0, 1000, (5, 12))
+    attention = torch.tensor([[1] * n + [0] * (12 - n) for n in lengths])
+    mask = torch.tensor([[0.0] * p + [1.0] * (n - p) + [0.0] * (12 - n) for n, p in zip(lengths, n_prompt)])
+    cfg = rl.RLConfig(out="unused", questions="unused", aggregation=aggregation)
+    grads = []
+    for per_pass in (2, 100):  # parts of two turns, then one pass over all five
+        monkeypatch.setattr(rl, "TURNS_PER_PASS", per_pass)
+        model.zero_grad(set_to_none=True)
+        loss = rl.episode_backward(model, ids, attention, mask, 0.7, cfg, scale=0.5)
+        grads.append((loss, [p.grad.clone() for p in model.parameters() if p.requires_grad]))
+    assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-5)
+    for a, b in zip(grads[0][1], grads[1][1]):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
+
+
 def test_rl_validation_split_keeps_gold_sets_apart():
     from experio.retrieval.rl import validation_split
 

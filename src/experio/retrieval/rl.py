@@ -12,7 +12,8 @@ One step, on the hf backend's model with LoRA (the same weights sample and learn
     3. A_i = r_i - mean_{j != i} r_j over the G episodes of a question (RLOO; `advantages(r, "rloo")`);
     4. the clipped surrogate over the tokens the agent wrote in every turn (each turn's prompt is
        re-rendered by `experio.agent.training_examples`, exactly what the model saw; observations
-       returned by the tools are prompt, never trained on), aggregated per `aggregation`; one
+       returned by the tools are prompt, never trained on), aggregated per `aggregation` and
+       backpropagated a few turns at a time (`episode_backward`: memory of two turns); one
        update per batch, so the ratio to the sampling policy is 1 at the update (the clip matters
        only for more updates per batch).
 
@@ -43,6 +44,7 @@ from .rewards import RewardWeights
 from .tools import RetrievalTools
 
 KIND = "retrieval rl"
+TURNS_PER_PASS = 2  # turns per forward + backward: the activations of two turns, not of a whole episode
 STATE_SETTINGS = ("questions", "corpus", "base", "init_adapter", "questions_per_step", "group", "max_steps",
                   "temperature", "lr", "r", "alpha", "aggregation", "eps_low", "eps_high", "n_eval", "seed", "context")
 
@@ -84,6 +86,8 @@ class RLConfig:
         for name in ("steps", "questions_per_step", "max_steps", "eval_every", "checkpoint_every", "n_eval"):
             if getattr(self, name) < 1:
                 raise RLSettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.aggregation not in ("token", "sequence"):  # each row is one turn: sequence = the turn mean
+            raise RLSettingsError(f"aggregation must be token or sequence here, got {self.aggregation!r}")
         make_context(self.context)
 
 
@@ -190,12 +194,7 @@ def rl_step(llm: Any, model: Any, opt: Any, env: RetrievalEnv, order: list[Quest
         ids, attention, mask = _turn_batch(trajectory, llm.tokenizer, cfg.max_len)
         if ids is None:
             continue
-        logp = token_logprobs(model, ids, attention, mask)
-        mask = mask.to(logp.device)
-        loss = policy_loss(logp, logp.detach(), torch.full((ids.shape[0],), a, device=logp.device), mask,
-                           eps_low=cfg.eps_low, eps_high=cfg.eps_high, how=cfg.aggregation) / max(1, len(rows))
-        loss.backward()
-        loss_total += float(loss.detach())
+        loss_total += episode_backward(model, ids, attention, mask, a, cfg, scale=1 / len(rows))
         tokens += int(mask.sum())
     if rows:
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
@@ -203,6 +202,32 @@ def rl_step(llm: Any, model: Any, opt: Any, env: RetrievalEnv, order: list[Quest
     return {"step": step + 1, "reward": float(reward.mean()), "loss": loss_total, "episodes": int(reward.numel()),
             "groups_with_signal": int((reward.std(dim=1) > 0).sum()), "trained_tokens": tokens,
             "sample_seconds": round(t_sample, 2), "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def episode_backward(model: Any, ids: Any, attention: Any, mask: Any, advantage: float, cfg: RLConfig,
+                     scale: float = 1.0) -> float:
+    """Backpropagate one episode's loss (the clipped surrogate over its turns, aggregated per
+    `cfg.aggregation`, times `scale`), `TURNS_PER_PASS` turns at a time; each part weighs by its
+    share of the episode's tokens (token mean) or turns (sequence mean), so the gradient is the
+    one of a single pass over all turns. Returns the loss."""
+    import torch
+
+    total = mask.sum() if cfg.aggregation == "token" else mask.shape[0]
+    loss_sum = 0.0
+    for i in range(0, ids.shape[0], TURNS_PER_PASS):
+        m = mask[i:i + TURNS_PER_PASS]
+        if not m.any():
+            continue
+        width = int(attention[i:i + TURNS_PER_PASS].sum(dim=1).max())  # this part's padding only
+        m = m[:, :width]
+        logp = token_logprobs(model, ids[i:i + TURNS_PER_PASS, :width], attention[i:i + TURNS_PER_PASS, :width], m)
+        m = m.to(logp.device)
+        share = float((m.sum() if cfg.aggregation == "token" else m.shape[0]) / total)
+        loss = policy_loss(logp, logp.detach(), torch.full((m.shape[0],), advantage, device=logp.device), m,
+                           eps_low=cfg.eps_low, eps_high=cfg.eps_high, how=cfg.aggregation) * (share * scale)
+        loss.backward()
+        loss_sum += float(loss.detach())
+    return loss_sum
 
 
 def _turn_batch(trajectory: Any, tokenizer: Any, max_len: int):
