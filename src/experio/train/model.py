@@ -11,6 +11,7 @@ whose next token is labelled (the completion), which gives the same loss as full
 
 from __future__ import annotations
 
+import os
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,7 @@ from experio.llm import load_llm
 from .data import IGNORE
 from .errors import BaseModelNotFoundError
 
+ONEDNN_CACHE = 32  # oneDNN primitives kept in bf16 (see to_precision)
 CE_CHUNK = 64  # labelled positions per output-layer chunk: bounds the logits' memory (rows x 262k floats, ~4 copies)
 
 
@@ -80,6 +82,10 @@ def to_precision(model: Any, precision: str) -> Any:
     if precision == "bf16":
         import torch
 
+        # oneDNN keeps a primitive, with its buffers, per bf16 matmul shape, up to 1024 of them: with
+        # a new sequence length every batch a run's memory grows for hours. A few dozen entries
+        # serve one forward and backward (every layer repeats the same shapes); a user's value wins.
+        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_CACHE))
         model.to(torch.bfloat16)
         # transformers slices the last position before the output layer (logits_to_keep); on the CPU a
         # bf16 matmul of that non-contiguous slice copies the whole 262k-row weight once per row
