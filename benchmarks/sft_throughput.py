@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import queue as queue_module
 import sys
 import tempfile
 import time
@@ -75,7 +76,7 @@ def run_trl(rows: list[dict], args, precision: str, queue) -> None:
 
     config = SFTConfig(output_dir=tempfile.mkdtemp(), max_steps=args.steps, per_device_train_batch_size=args.batch_size,
                        gradient_accumulation_steps=args.grad_accum, learning_rate=args.lr, lr_scheduler_type="cosine",
-                       warmup_ratio=0.05, logging_steps=1, save_strategy="no", report_to=[], use_cpu=True,
+                       warmup_steps=int(0.05 * args.steps), logging_steps=1, save_strategy="no", report_to=[], use_cpu=True,
                        max_length=args.max_len, completion_only_loss=True, dataloader_num_workers=0, seed=0,
                        gradient_checkpointing=True, bf16=precision == "bf16")  # checkpointing, as experio's
     lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
@@ -96,7 +97,13 @@ def child(target, *a):
     queue = ctx.Queue()
     p = ctx.Process(target=target, args=(*a, queue))
     p.start()
-    result = queue.get()
+    while True:  # a child that crashed puts nothing: stop with its exit code instead of waiting forever
+        try:
+            result = queue.get(timeout=5)
+            break
+        except queue_module.Empty:
+            if not p.is_alive():
+                sys.exit(f"{target.__name__} failed (exit code {p.exitcode}); its traceback is above")
     p.join()
     return result
 
