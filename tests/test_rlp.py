@@ -103,7 +103,7 @@ def test_positions_are_whole_words_and_short_documents_are_rejected(hf_llm, tmp_
 
 @pytest.mark.model
 def test_the_shared_prefix_gives_the_same_logprobs_and_gradients_as_full_rows():
-    from experio.train import load_base, prefix_suffix_logprobs, trainable
+    from experio.train import TrainDataError, load_base, prefix_suffix_logprobs, trainable
 
     llm = load_base("embedded")
     model = trainable(llm.model, lora=True, r=4, alpha=8, checkpointing=False)
@@ -113,10 +113,11 @@ def test_the_shared_prefix_gives_the_same_logprobs_and_gradients_as_full_rows():
             if "lora_B" in n:
                 p.normal_(0, 0.02)
     tok = llm.tokenizer
-    prefix = torch.tensor([tok("The state of the Union is", add_special_tokens=True)["input_ids"]])
-    rows = [tok(t, add_special_tokens=False)["input_ids"] for t in (" strong", " good, and growing", " sound.")]
-    suffix = torch.zeros(3, 5, dtype=torch.long)
-    attention = torch.zeros(3, 5, dtype=torch.long)
+    first = tok("The state of the Union is", add_special_tokens=True)["input_ids"]
+    prefix = torch.tensor([first, first[:-1] + tok(" was", add_special_tokens=False)["input_ids"]])  # N = 2
+    rows = [tok(t, add_special_tokens=False)["input_ids"] for t in (" strong", " good, and growing", " sound.", " weak")]
+    suffix = torch.zeros(4, 5, dtype=torch.long)  # G = 2 rows per prefix
+    attention = torch.zeros(4, 5, dtype=torch.long)
     for i, r in enumerate(rows):
         suffix[i, :len(r)], attention[i, :len(r)] = torch.tensor(r), 1
     results = []
@@ -130,6 +131,12 @@ def test_the_shared_prefix_gives_the_same_logprobs_and_gradients_as_full_rows():
     assert torch.all(results[0][0][attention == 0] == 0)
     for a, b in zip(results[0][1], results[1][1]):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
+    with torch.no_grad():  # each prefix alone gives its rows the same log-probs
+        for i in range(2):
+            alone = prefix_suffix_logprobs(model, prefix[i:i + 1], suffix[2 * i:2 * i + 2], attention[2 * i:2 * i + 2])
+            torch.testing.assert_close(alone, results[0][0][2 * i:2 * i + 2], atol=1e-4, rtol=1e-4)
+    with pytest.raises(TrainDataError, match="do not split evenly"):
+        prefix_suffix_logprobs(model, prefix, suffix[:3], attention[:3])
 
 
 @pytest.mark.model
@@ -147,8 +154,8 @@ def test_a_thought_stops_at_a_line_break_or_a_closing_tag_glued_to_a_word(hf_llm
 
 @pytest.mark.model
 def test_the_reward_is_the_thoughts_gain_over_the_teacher_on_x_t(hf_llm):
-    from experio.rlp import Markers, position_loss, sample_thoughts
-    from experio.rlp.objective import no_think_logprob
+    from experio.rlp import Markers, positions_loss, sample_thoughts
+    from experio.rlp.objective import no_think_logprobs
     from experio.train import token_logprobs
 
     tok = hf_llm.tokenizer
@@ -161,9 +168,12 @@ def test_the_reward_is_the_thoughts_gain_over_the_teacher_on_x_t(hf_llm):
     assert not torch.equal(first.prefix, scored.prefix)
     assert (scored.thought_mask.sum(1) >= 1).all() and (scored.target_mask.sum(1) == len(pos.target)).all()
     assert not (scored.thought_mask * scored.target_mask).any()
-    teacher = no_think_logprob(hf_llm.model, marks, pos)
-    with torch.no_grad():
-        _, reward = position_loss(hf_llm.model, scored, teacher, eps_low=0.2, eps_high=0.28)
+    teacher, also = no_think_logprobs(hf_llm.model, marks, [pos, other])  # one batch, targets right-padded
+    alone = no_think_logprobs(hf_llm.model, marks, [other])[0]
+    assert also == pytest.approx(alone, abs=2e-3)
+    with torch.no_grad():  # both positions in one forward; the rewards of `pos` are row 1
+        _, rewards = positions_loss(hf_llm.model, [first, scored], [also, teacher], eps_low=0.2, eps_high=0.28)
+    reward = rewards[1]
     for i in range(3):  # the same reward from one plain forward over prefix + row i
         n = int(scored.attention[i].sum())
         ids = torch.cat([scored.prefix[0], scored.suffix[i, :n]])[None]

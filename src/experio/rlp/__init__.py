@@ -16,12 +16,12 @@ loop, the evaluation and the report. Errors: `experio.rlp.errors`.
 
 from .corpus import Document, Position, load_corpus, sample_position, split_documents, tokenize_documents
 from .errors import CorpusError, CorpusNotFoundError, CorpusTooShortError, EmptyCorpusError, RLPError
-from .objective import CLOSE, OPEN, THOUGHT_PROMPT, Markers, position_loss, sample_thoughts, score_positions
+from .objective import CLOSE, OPEN, THOUGHT_PROMPT, Markers, positions_loss, sample_thoughts, score_positions
 from .run import RLPConfig, rlp_eval, rlp_train, run_rlp
 
 __all__ = [
     "CLOSE", "CorpusError", "CorpusNotFoundError", "CorpusTooShortError", "Document", "EmptyCorpusError", "Markers",
-    "OPEN", "Position", "RLPConfig", "RLPError", "THOUGHT_PROMPT", "load_corpus", "position_loss", "rlp_eval",
+    "OPEN", "Position", "RLPConfig", "RLPError", "THOUGHT_PROMPT", "load_corpus", "positions_loss", "rlp_eval",
     "rlp_train", "run_rlp", "sample_position", "sample_thoughts", "score_positions", "split_documents",
     "tokenize_documents",
 ]

@@ -21,8 +21,9 @@ How the tokens are laid out (ids, not text, so nothing shifts at the joins):
 The shared prefix runs once for all G thoughts, while sampling (the positions of a step
 decoded as one batch) and again in the training forward (its KV cache copied G times, the
 gradient of every row flowing back into the one prefix pass:
-`experio.train.model.prefix_suffix_logprobs`). The teacher has other weights (phi),
-so its pass cannot reuse the policy's cache; it runs once per position, not once per thought.
+`experio.train.model.prefix_suffix_logprobs`; all positions of a step in one forward). The
+teacher has other weights (phi), so its pass cannot reuse the policy's cache; it runs once per
+position, not once per thought (all positions of a step in one batch).
 A thought ends at a token holding a newline or "</" (the model closing the tag itself) or after
 `thought_tokens` tokens; the closing tag is then appended and not trained.
 """
@@ -121,34 +122,53 @@ def _scored(tokenizer: Any, marks: Markers, pos: Position, prefix: list[int], g:
 
 
 @torch.no_grad()
-def no_think_logprob(model: Any, marks: Markers, pos: Position) -> float:
-    """log p(x_t | x_<t) under the model as it is (the teacher when its weights are swapped in)."""
-    ids = torch.tensor([[*marks.bos, *pos.context, *pos.target]])
-    target = torch.zeros_like(ids, dtype=torch.float)
-    target[0, -len(pos.target):] = 1.0
-    return float(token_logprobs(model, ids, torch.ones_like(ids), target).sum())
+def no_think_logprobs(model: Any, marks: Markers, positions: list[Position]) -> list[float]:
+    """log p(x_t | x_<t) of each position under the model as it is (the teacher when its weights are
+    swapped in): one batch, as the contexts have one length and the targets are right-padded."""
+    width = max((len(pos.target) for pos in positions), default=0)
+    rows = [[*marks.bos, *pos.context, *pos.target, *[0] * (width - len(pos.target))] for pos in positions]
+    if not rows:
+        return []
+    ids = torch.tensor(rows)
+    attention, target = torch.zeros_like(ids), torch.zeros(ids.shape)
+    for i, pos in enumerate(positions):
+        n = len(marks.bos) + len(pos.context)
+        attention[i, :n + len(pos.target)] = 1
+        target[i, n:n + len(pos.target)] = 1.0
+    return token_logprobs(model, ids, attention, target).sum(dim=1).tolist()
 
 
-def teacher_logprob(model: Any, ema: EMA, marks: Markers, pos: Position) -> float:
-    """log pbar_phi(x_t | x_<t): the EMA weights swapped in, no gradient."""
+def teacher_logprobs(model: Any, ema: EMA, marks: Markers, positions: list[Position]) -> list[float]:
+    """log pbar_phi(x_t | x_<t) of each position: the EMA weights swapped in, no gradient."""
     with ema.swapped(model):
-        return no_think_logprob(model, marks, pos)
+        return no_think_logprobs(model, marks, positions)
 
 
-def position_loss(model: Any, scored: Scored, teacher: float, *, eps_low: float, eps_high: float,
-                  share_prefix: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """(RLP's loss at one position, the G rewards): one forward with gradient gives both.
+def _stacked(scored: list[Scored]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The prefixes (N, P) of positions' groups and their rows (N * G, S), padded to one width."""
+    width = max(s.suffix.shape[1] for s in scored)
+    rows = {k: torch.cat([torch.nn.functional.pad(getattr(s, k), (0, width - s.suffix.shape[1])) for s in scored])
+            for k in ("suffix", "attention", "thought_mask", "target_mask", "old_logp")}
+    return torch.cat([s.prefix for s in scored]), rows  # the contexts have one length
+
+
+def positions_loss(model: Any, scored: list[Scored], teachers: list[float], *, eps_low: float, eps_high: float,
+                   share_prefix: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the sum over positions of RLP's loss, the rewards (N, G)): all N positions in one forward with
+    gradient, which gives both.
 
     The thought tokens' log-probs carry the gradient; x_t's, detached, give the reward.
     """
-    logp = prefix_suffix_logprobs(model, scored.prefix, scored.suffix, scored.attention, share_prefix=share_prefix)
-    target, thought, old = (t.to(logp.device) for t in (scored.target_mask, scored.thought_mask, scored.old_logp))
-    with_thought = (logp.detach() * target).sum(dim=1)  # log p_theta(x_t | x_<t, c_i)
-    reward = with_thought - teacher  # information gain
-    adv = advantages(reward[None], "rloo")[0]  # G/(G-1) (r_i - mean_j r_j)
+    n, g = len(scored), scored[0].suffix.shape[0]
+    prefix, rows = _stacked(scored)
+    logp = prefix_suffix_logprobs(model, prefix, rows["suffix"], rows["attention"], share_prefix=share_prefix)
+    target, thought, old = (rows[k].to(logp.device) for k in ("target_mask", "thought_mask", "old_logp"))
+    with_thought = (logp.detach() * target).sum(dim=1).view(n, g)  # log p_theta(x_t | x_<t, c_i)
+    reward = with_thought - torch.tensor(teachers, dtype=with_thought.dtype, device=logp.device)[:, None]
+    adv = advantages(reward, "rloo").reshape(-1)  # G/(G-1) (r_i - mean_j r_j), within each position's group
     loss = policy_loss(logp, old, adv, thought, eps_low=eps_low, eps_high=eps_high,
-                       how="sequence")  # (1/|c_i|) over each thought's tokens, then the mean over thoughts
-    return loss, reward.cpu()
+                       how="sequence")  # (1/|c_i|) over each thought's tokens, then the mean over all N * G thoughts
+    return loss * n, reward.cpu()
 
 
 @torch.no_grad()
@@ -156,13 +176,14 @@ def score_positions(model: Any, tokenizer: Any, ema: EMA, marks: Markers, positi
                     thought_tokens: int, temperature: float, seeds: list[int]) -> list[dict]:
     """Evaluation at held-out positions: each one's reward and x_t's NLL with and without a thought."""
     out = []
-    for pos, scored in zip(positions, sample_thoughts(model, tokenizer, marks, positions, group=group,
-                                                      thought_tokens=thought_tokens, temperature=temperature,
-                                                      seeds=seeds)):
-        logp = prefix_suffix_logprobs(model, scored.prefix, scored.suffix, scored.attention).cpu()
-        with_thought = (logp * scored.target_mask).sum(dim=1)
-        teacher = teacher_logprob(model, ema, marks, pos)
+    teachers, plain = teacher_logprobs(model, ema, marks, positions), no_think_logprobs(model, marks, positions)
+    thoughts = sample_thoughts(model, tokenizer, marks, positions, group=group, thought_tokens=thought_tokens,
+                               temperature=temperature, seeds=seeds)
+    prefix, rows = _stacked(thoughts)
+    logp = prefix_suffix_logprobs(model, prefix, rows["suffix"], rows["attention"]).cpu()
+    with_thoughts = (logp * rows["target_mask"]).sum(dim=1).view(len(thoughts), group)
+    for scored, with_thought, teacher, no_thought in zip(thoughts, with_thoughts, teachers, plain):
         out.append({"reward": float((with_thought - teacher).mean()), "nll_thought": float(-with_thought.mean()),
-                    "nll_no_thought": -no_think_logprob(model, marks, pos), "nll_teacher": -teacher,
+                    "nll_no_thought": -no_thought, "nll_teacher": -teacher,
                     "thought_tokens": float(scored.thought_mask.sum(dim=1).mean()), "thought": scored.thoughts[0]})
     return out

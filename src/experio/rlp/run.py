@@ -8,7 +8,7 @@
       metrics.json report.md reward.png   the held-out reward and NLL every K steps
 
 A step draws `docs_per_step` training documents, one uniformly random word position in each,
-and runs `objective.position_loss` there (gradients summed over the positions), then one AdamW
+and runs `objective.positions_loss` there (gradients summed over the positions), then one AdamW
 step and one EMA update. Held-out positions come from documents never trained on (checked),
 drawn once with the run's seed, so every evaluation scores the same positions with the same
 thought seeds: the curve moves only because the model does.
@@ -40,7 +40,7 @@ from experio.train import (
 )
 
 from .corpus import Document, Position, load_corpus, sample_position, split_documents, tokenize_documents
-from .objective import Markers, position_loss, sample_thoughts, score_positions, teacher_logprob
+from .objective import Markers, positions_loss, sample_thoughts, score_positions, teacher_logprobs
 
 KIND = "rlp train"
 EVAL_BATCH = 8  # held-out positions whose thoughts are decoded as one batch
@@ -196,19 +196,19 @@ def train_step(model: Any, tokenizer: Any, opt: Any, ema: EMA, marks: Markers, d
     mine = step_positions(docs, step, cfg)[dist.rank::dist.world]
     positions, seeds = [p for p, _ in mine], [s for _, s in mine]
     # the teacher before any forward with gradient (the swap writes weights); thoughts of all positions at once
-    teachers = [teacher_logprob(model, ema, marks, pos) for pos in positions]
+    teachers = teacher_logprobs(model, ema, marks, positions)
     t_teacher = time.perf_counter()
     thoughts = sample_thoughts(model, tokenizer, marks, positions, group=cfg.group, thought_tokens=cfg.thought_tokens,
                                temperature=cfg.temperature, seeds=seeds, share_prefix=cfg.share_prefix) if mine else []
     t_sample = time.perf_counter()
     model.train()
-    for teacher, scored in zip(teachers, thoughts):
-        loss, reward = position_loss(model, scored, teacher, eps_low=cfg.eps_low, eps_high=cfg.eps_high,
-                                     share_prefix=cfg.share_prefix)
+    if thoughts:
+        loss, reward = positions_loss(model, thoughts, teachers, eps_low=cfg.eps_low, eps_high=cfg.eps_high,
+                                      share_prefix=cfg.share_prefix)
         (loss / cfg.docs_per_step).backward()
-        sums["reward"] += float(reward.mean())
+        sums["reward"] += float(reward.mean(dim=1).sum())
         sums["loss"] += float(loss.detach())
-        sums["thought_tokens"] += float(scored.thought_mask.sum()) / cfg.group
+        sums["thought_tokens"] += sum(float(s.thought_mask.sum()) for s in thoughts) / cfg.group
     dist.sum_gradients(params)
     torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
     opt.step()

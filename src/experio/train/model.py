@@ -21,7 +21,7 @@ from experio.errors import UsageError, unknown_name
 from experio.llm import load_llm
 
 from .data import IGNORE
-from .errors import BaseModelNotFoundError
+from .errors import BaseModelNotFoundError, TrainDataError
 
 ONEDNN_CACHE = 32  # oneDNN primitives kept in bf16 (see to_precision)
 CE_CHUNK = 64  # labelled positions per output-layer chunk: bounds the logits' memory (rows x 262k floats, ~4 copies)
@@ -254,8 +254,12 @@ def token_logprobs(model: Any, input_ids, attention_mask, target_mask):
 
 
 def linear_logprobs(h, weight, y, cap: float | None = None, chunk: int = CE_CHUNK):
-    """log softmax(softcap(h_i W^T))[y_i] per row, in chunks; the backward recomputes each chunk's
-    softmax instead of keeping the logits (one more output-layer pass, memory of one chunk)."""
+    """log softmax(softcap(h_i W^T))[y_i] per row, in chunks of `chunk` rows, never holding all the logits.
+
+    With a frozen output layer (LoRA) each row's gradient with respect to `h` is computed from
+    its chunk's softmax in the forward pass and scaled by the incoming gradient in the backward
+    (rows x hidden kept, two output-layer passes); with a trained one the backward recomputes each
+    chunk's softmax (three passes), since the weight's gradient would need every row's logits."""
     import torch
 
     if torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad):
@@ -273,15 +277,27 @@ def _linear_logprobs_class():
     class LinearLogprobs(torch.autograd.Function):
         @staticmethod
         def forward(ctx, h, weight, y, cap, chunk):
-            ctx.save_for_backward(h, weight, y)
             ctx.cap, ctx.chunk = cap, chunk
+            if not len(y):
+                ctx.save_for_backward(h, weight, y)
+                return h.new_zeros(0)
+            parts, grad_rows = [], None
+            if not ctx.needs_input_grad[1]:  # frozen output layer (LoRA): d logp_i / d h_i now, from this softmax
+                grad_rows = torch.empty_like(h)
             with torch.no_grad():
-                return -torch.cat([_chunk_ce(h[i:i + chunk].detach(), weight.detach(), y[i:i + chunk], cap)[0]
-                                   for i in range(0, len(y), chunk)]).to(h.dtype) if len(y) else h.new_zeros(0)
+                for i in range(0, len(y), chunk):
+                    part, g = _chunk_ce(h[i:i + chunk].detach(), weight.detach(), y[i:i + chunk], cap)
+                    parts.append(-part)
+                    if grad_rows is not None:
+                        grad_rows[i:i + chunk] = -g.to(h.dtype) @ weight.detach()
+            ctx.save_for_backward(*((h, weight, y) if grad_rows is None else (grad_rows,)))
+            return torch.cat(parts).to(h.dtype)
 
         @staticmethod
         def backward(ctx, grad_out):
-            h, weight, y = ctx.saved_tensors
+            if len(ctx.saved_tensors) == 1:  # each row's gradient was computed with its softmax
+                return ctx.saved_tensors[0] * grad_out[:, None].to(ctx.saved_tensors[0].dtype), None, None, None, None
+            h, weight, y = ctx.saved_tensors  # trained output layer: recompute each chunk's softmax
             grad_h = torch.zeros_like(h)
             grad_w = torch.zeros_like(weight) if ctx.needs_input_grad[1] else None
             for i in range(0, len(y), ctx.chunk):
@@ -297,30 +313,35 @@ def _linear_logprobs_class():
 
 
 def prefix_suffix_logprobs(model: Any, prefix_ids, suffix_ids, suffix_attention, *, share_prefix: bool = True):
-    """log p(s_j | prefix, s_<j) of every suffix token (G, S) after one shared prefix; 0.0 at padding
-    (on the model's device, as `token_logprobs`).
+    """log p(s_j | prefix, s_<j) of every suffix token (N * G, S), each prefix shared by G rows; 0.0 at
+    padding (on the model's device, as `token_logprobs`).
 
-    `prefix_ids` (1, P) is the same for all G rows, `suffix_ids` (G, S) right-padded. With
-    `share_prefix` the decoder runs the prefix once and its KV cache is copied G times (also
-    under autograd: the gradient of every row flows back into the one prefix pass); without,
-    it runs G full rows. The output layer runs only at the suffix tokens (`linear_logprobs`).
+    `prefix_ids` (N, P) holds N prefixes of one length, `suffix_ids` (N * G, S) right-padded: rows
+    i * G .. i * G + G - 1 follow prefix i. With `share_prefix` the decoder runs each prefix once
+    and its KV cache is copied G times (also under autograd: the gradient of every row flows back
+    into the one prefix pass); without, it runs N * G full rows. The output layer runs only at
+    the suffix tokens (`linear_logprobs`).
     """
     import torch
 
     lm = causal_lm(model)
     dev = next(model.parameters()).device
     prefix_ids, suffix_ids, suffix_attention = prefix_ids.to(dev), suffix_ids.to(dev), suffix_attention.to(dev)
-    decoder, g, p = lm.get_decoder(), suffix_ids.shape[0], prefix_ids.shape[1]
-    attention = torch.cat([torch.ones(g, p, dtype=suffix_attention.dtype, device=dev), suffix_attention], dim=1)
+    decoder, (n, p), rows = lm.get_decoder(), prefix_ids.shape, suffix_ids.shape[0]
+    if rows % n:
+        raise TrainDataError(f"{rows} suffix rows do not split evenly over {n} prefixes: pass G rows per prefix")
+    g = rows // n
+    attention = torch.cat([torch.ones(rows, p, dtype=suffix_attention.dtype, device=dev), suffix_attention], dim=1)
     if share_prefix:
         name = cache_argument(model)
         first = decoder(input_ids=prefix_ids, use_cache=True)
         cache = getattr(first, name)
         cache.batch_repeat_interleave(g)
         rest = decoder(input_ids=suffix_ids, attention_mask=attention, use_cache=True, **{name: cache})
-        hidden = torch.cat([first.last_hidden_state[:, -1:].expand(g, -1, -1), rest.last_hidden_state[:, :-1]], 1)
+        last = first.last_hidden_state[:, -1:].repeat_interleave(g, dim=0)
+        hidden = torch.cat([last, rest.last_hidden_state[:, :-1]], 1)
     else:
-        ids = torch.cat([prefix_ids.expand(g, -1), suffix_ids], dim=1)
+        ids = torch.cat([prefix_ids.repeat_interleave(g, dim=0), suffix_ids], dim=1)
         hidden = decoder(input_ids=ids, attention_mask=attention).last_hidden_state[:, p - 1:-1]
     keep = suffix_attention.bool()
     head, cap = lm.get_output_embeddings(), getattr(lm.config, "final_logit_softcapping", None)
