@@ -1,9 +1,10 @@
 """Cost of one RLP step against one SFT step on the same documents and model, with and without prefix reuse.
 
-All three run in one process on the embedded model with LoRA r=16 (fp32, CPU), on the same
+All three run in one process on the embedded model with LoRA r=16 (CPU), on the same
 `--docs` positions of the builtin corpus (drawn by `experio.rlp.run.step_positions`):
 
-- SFT: next-token loss over each position's window (bos + x_<t + x_t), forward + backward + AdamW;
+- SFT: next-token loss over each position's window (bos + x_<t + x_t), the windows as one batch,
+  forward + backward + AdamW;
 - RLP, prefix reused: `experio.rlp.run.train_step` as `experio rlp train` runs it (the shared
   prefix once for the G thoughts, in sampling and in the training forward);
 - RLP, no reuse: the same step with the prefix run G times (`--no-share-prefix`).
@@ -12,7 +13,8 @@ Each variant starts from the same LoRA weights, optimizer state and EMA teacher,
 variants sample the same thoughts and differ only in how the prefix is computed. All three run
 in each `--precision` given (default: fp32 and bf16, the frozen base in bfloat16 under fp32 LoRA,
 which `--precision auto` picks on a CPU with AVX512-BF16); each ratio is against the SFT step in
-the same precision.
+the same precision. An RLP row also shows where its time went: the teacher's pass, sampling the
+thoughts, the update (the forward with gradient, backward, optimizer and EMA steps).
 
     python benchmarks/rlp_step.py                      # experio rlp train's defaults, fp32 and bf16
     python benchmarks/rlp_step.py --context 512 --thought-tokens 16 --precision bf16
@@ -39,12 +41,14 @@ def sft_step(model, opt, marks, positions) -> None:
     from experio.train import labelled_loss
 
     opt.zero_grad(set_to_none=True)
-    for pos, _ in positions:
-        ids = torch.tensor([[*marks.bos, *pos.context, *pos.target]])
-        labels = ids.clone()
-        labels[0, 0] = -100
-        loss, n = labelled_loss(model, ids, torch.ones_like(ids), labels)
-        (loss / n / len(positions)).backward()
+    rows = [[*marks.bos, *pos.context, *pos.target] for pos, _ in positions]  # one batch, right-padded
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([r + [0] * (width - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    labels = ids.masked_fill(mask == 0, -100)
+    labels[:, 0] = -100
+    loss, n = labelled_loss(model, ids, mask, labels)
+    (loss / n).backward()
     opt.step()
 
 
@@ -78,22 +82,24 @@ def measure(args, precision: str) -> dict[str, float]:
     def rlp(share: bool):
         def run(step: int) -> None:
             cfg.share_prefix = share
-            train_step(model, llm.tokenizer, opt, state["ema"], marks, docs, step, cfg)
+            return train_step(model, llm.tokenizer, opt, state["ema"], marks, docs, step, cfg)
         return run
 
     variants = {"SFT (next-token loss)": lambda step: sft_step(model, opt, marks, step_positions(docs, step, cfg)),
                 "RLP, prefix reused": rlp(True), "RLP, no reuse": rlp(False)}
-    seconds = {}
+    seconds, parts = {}, {}
     for name, run in variants.items():
         reset()
         run(0)  # warm-up
-        times = []
+        times, records = [], []
         for step in range(1, args.steps + 1):
             t0 = time.perf_counter()
-            run(step)
+            records.append(run(step))
             times.append(time.perf_counter() - t0)
         seconds[name] = statistics.median(times)
-    return seconds
+        if records[0]:  # an RLP step's record: where its time went
+            parts[name] = {k: statistics.median(r[f"{k}_seconds"] for r in records) for k in ("teacher", "sample", "update")}
+    return seconds, parts
 
 
 def main() -> None:
@@ -113,10 +119,12 @@ def main() -> None:
     print(f"{'precision':<10} {'step':<24} {'s / step':>9} {'x SFT':>7}")
     verdicts = []
     for precision in args.precision:
-        seconds = measure(args, precision)
+        seconds, parts = measure(args, precision)
         sft = seconds["SFT (next-token loss)"]
         for name, s in seconds.items():
-            print(f"{precision:<10} {name:<24} {s:>9.2f} {s / sft:>7.2f}", flush=True)
+            where = parts.get(name)
+            split = f"   (teacher {where['teacher']:.2f}, sampling {where['sample']:.2f}, update {where['update']:.2f})" if where else ""
+            print(f"{precision:<10} {name:<24} {s:>9.2f} {s / sft:>7.2f}{split}", flush=True)
         reused = seconds["RLP, prefix reused"]
         verdicts.append(f"{precision}: reuse saves {1 - reused / seconds['RLP, no reuse']:.0%} of an RLP step; "
                         f"RLP {reused / sft:.2f}x SFT, target <= 2.0x {'met' if reused <= 2.0 * sft else 'not met'}")

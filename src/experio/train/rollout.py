@@ -95,14 +95,14 @@ def sample_groups(model: Any, tokenizer: Any, prompts: list[str | list[int]], g:
     alive = torch.ones(n, dtype=torch.bool, device=dev)
     length = prompt_ids.shape[1]
     for _ in range(max_new_tokens):
-        logp_all = torch.log_softmax(logits, dim=-1)
         if temperature == 0:  # greedy: evaluation
             nxt = logits.argmax(dim=-1)
         else:
             nxt = _inverse_cdf_sample(torch.softmax(logits / temperature, dim=-1), gens, g)
         nxt = torch.where(alive, nxt, torch.full_like(nxt, tokenizer.pad_token_id))
         tokens.append(nxt)
-        logps.append(torch.where(alive, logp_all.gather(1, nxt[:, None])[:, 0], torch.zeros(n, device=dev)))
+        chosen = logits.gather(1, nxt[:, None])[:, 0] - torch.logsumexp(logits, dim=-1)  # log p_theta (T = 1)
+        logps.append(torch.where(alive, chosen, torch.zeros(n, device=dev)))
         alive = alive & ~torch.isin(nxt, stop_t)
         if not alive.any():
             break
