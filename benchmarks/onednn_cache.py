@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ def one_capacity(steps: int) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     import torch
 
-    from experio.train import labelled_loss, load_base, trainable
+    from experio.train import labelled_loss, load_base, peak_rss_bytes, trainable
 
     model = trainable(load_base("embedded", "bf16").model, lora=True, checkpointing=True)
     rss = lambda: int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e9  # noqa: E731
@@ -43,7 +42,7 @@ def one_capacity(steps: int) -> None:
         loss, n = labelled_loss(model, ids, torch.ones_like(ids), labels)
         (loss / n).backward()
         if i % 5 == 4:
-            print(f"  step {i + 1:>3}: RSS {rss():.2f} GB, peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB",
+            print(f"  step {i + 1:>3}: RSS {rss():.2f} GB, peak {peak_rss_bytes() / 1e9:.2f} GB",
                   flush=True)
     print(f"  {steps} steps in {time.perf_counter() - t0:.1f} s", flush=True)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import random
-import resource
 import sys
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ def group_lengths(args) -> list[int]:
 def one_setting(setting: dict, args, queue) -> None:
     import torch
 
-    from experio.train import labelled_loss, load_base, trainable
+    from experio.train import labelled_loss, load_base, peak_rss_bytes, trainable
 
     model = trainable(load_base("embedded", setting["precision"]).model, lora=True,
                       checkpointing=setting["checkpointing"])
@@ -55,7 +54,7 @@ def one_setting(setting: dict, args, queue) -> None:
             (loss / n).backward()
             tokens += part.numel()
     seconds = time.perf_counter() - t0
-    queue.put({**setting, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+    queue.put({**setting, "peak_gb": peak_rss_bytes() / 1e9,
                "tokens_per_s": tokens / seconds, "seconds": seconds})
 
 

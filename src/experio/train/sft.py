@@ -59,7 +59,7 @@ class SFTConfig:
     lr: float = 3e-4
     epochs: int = 1
     max_len: int = 1024
-    batch_size: int = 2        # 2 x up to 1024 tokens a micro-batch: less peak memory than 4, the same tokens/s
+    batch_size: int = 2        # 2 x up to 1024 tokens a micro-batch: less peak memory than 4 for a few % of tokens/s
     grad_accum: int = 4        # (benchmarks/sft_memory.py); 8 examples per optimizer step either way
     warmup: float = 0.05       # share of the steps with a linear warmup
     schedule: str = "cosine"
