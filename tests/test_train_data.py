@@ -9,7 +9,7 @@ import pytest
 from experio.adp import MessageAction, TextObservation, Trajectory, to_wire
 from experio.runs import RejectsFile
 from experio.train import IGNORE, SplitOverlapError, check_disjoint, eval_ids, plan_steps, read_examples, tokenize
-from experio.train.data import collate
+from experio.train.data import collate, split_to_budget
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,15 @@ def test_the_plan_takes_every_example_once_per_epoch_and_is_reproducible():
     for epoch in (plan[:per_epoch], plan[per_epoch:]):
         assert sorted(i for step in epoch for batch in step for i in batch) == list(range(9))
     assert plan != plan_steps(lengths, batch_size=2, grad_accum=2, epochs=2, seed=4)
+
+
+def test_a_micro_batch_over_the_token_budget_is_halved_by_length_until_it_fits():
+    lengths = [100, 900, 120, 800, 300]
+    assert split_to_budget([0, 2, 4], lengths, max_tokens=1024) == [[0, 2, 4]]  # 3 x 300 fits
+    assert split_to_budget([0, 1, 2, 3], lengths, max_tokens=0) == [[0, 1, 2, 3]]  # 0: never split
+    parts = split_to_budget([1, 0, 3, 2], lengths, max_tokens=1024)
+    assert parts == [[0, 2], [3], [1]] and sorted(i for p in parts for i in p) == [0, 1, 2, 3]
+    assert split_to_budget([1], lengths, max_tokens=10) == [[1]]  # one row is never split
 
 
 def _write(path, trajectories):

@@ -96,6 +96,15 @@ def test_resume_continues_to_the_same_state_as_a_straight_run(tmp_path, fresh_ba
     assert lr(resumed) == pytest.approx(lr(straight))
 
 
+def test_a_token_budget_splits_micro_batches_without_changing_the_step(tmp_path, fresh_base):
+    data = write(tmp_path / "d.jsonl", trajectories(6))
+    settings = {**TINY, "batch_size": 4, "grad_accum": 1, "lr": 1e-3, "stop_after": 2, "precision": "fp32"}
+    whole = sft([data], out=tmp_path / "a", **settings)
+    split = sft([data], out=tmp_path / "b", max_batch_tokens=1, **settings)  # every row alone
+    loss = lambda r: [s["loss"] for s in r.metrics["train"]]  # noqa: E731
+    assert loss(split) == pytest.approx(loss(whole), rel=1e-4)
+
+
 def test_resume_refuses_a_checkpoint_of_other_settings_or_another_base(tmp_path, fresh_base):
     data = write(tmp_path / "d.jsonl", trajectories(3))
     out = tmp_path / "run"

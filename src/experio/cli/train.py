@@ -32,6 +32,9 @@ def sft(
     max_len: int = typer.Option(1024, "--max-len", help="Tokens per example; longer prompts lose tokens from the left."),
     batch_size: int = typer.Option(2, "--batch-size", help="Examples per micro-batch (grouped by length)."),
     grad_accum: int = typer.Option(4, "--grad-accum", help="Micro-batches per optimizer step."),
+    max_batch_tokens: int = typer.Option(0, "--max-batch-tokens", help="Split a micro-batch of more padded tokens "
+                                         "(rows x longest) in halves: memory of long batches, speed of short ones "
+                                         "(0: never)."),
     schedule: str = typer.Option("cosine", "--schedule", help="cosine, linear or constant (after warmup)."),
     warmup: float = typer.Option(0.05, "--warmup", help="Share of the steps with linear warmup."),
     eval_fraction: float = typer.Option(0.1, "--eval-fraction", help="Share of trajectories held out (by id)."),
@@ -52,7 +55,7 @@ def sft(
     from experio.train import sft as run_sft
 
     result = run_sft(data, out=out, examples_of=examples_function(examples), base=base, lora=lora, r=r, alpha=alpha, dropout=dropout, lr=lr, epochs=epochs,
-                     max_len=max_len, batch_size=batch_size, grad_accum=grad_accum, schedule=schedule, warmup=warmup,
+                     max_len=max_len, batch_size=batch_size, grad_accum=grad_accum, max_batch_tokens=max_batch_tokens, schedule=schedule, warmup=warmup,
                      eval_fraction=eval_fraction, eval_data=eval_data, checkpoint_every=checkpoint_every,
                      eval_every=eval_every, stop_after=stop_after, seed=seed, resume=resume, progress=not quiet,
                      gradient_checkpointing=checkpointing, precision=precision)

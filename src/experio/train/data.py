@@ -175,6 +175,20 @@ def plan_steps(lengths: Sequence[int], *, batch_size: int, grad_accum: int, epoc
     return steps
 
 
+def split_to_budget(batch: list[int], lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
+    """`batch` as micro-batches of at most `max_tokens` padded tokens (rows x longest row) each,
+    halved (by length) until each fits or holds one row; `max_tokens` 0 never splits.
+
+    A step's loss is normalised by all its labelled tokens, so a split changes the memory a
+    micro-batch takes, not the step's gradient: short examples still run 4 at a time.
+    """
+    if not max_tokens or len(batch) < 2 or len(batch) * max(lengths[i] for i in batch) <= max_tokens:
+        return [list(batch)]
+    order = sorted(batch, key=lambda i: lengths[i])
+    half = len(order) // 2
+    return split_to_budget(order[:half], lengths, max_tokens) + split_to_budget(order[half:], lengths, max_tokens)
+
+
 def collate(examples: Sequence[Example], pad_id: int):
     """Right-padded (input_ids, attention_mask, labels) tensors of a micro-batch."""
     import torch

@@ -32,7 +32,7 @@ from experio.runs import RejectsFile, RunFolder
 
 from . import checkpoint as ckpt
 from .data import Example, check_disjoint, collate, data_digest, eval_ids, no_examples_error, plan_steps, \
-    read_examples, tokenize, training_examples_of
+    read_examples, split_to_budget, tokenize, training_examples_of
 from .dist import Dist
 from .errors import CheckpointMismatchError
 from .model import base_path, labelled_loss, load_base, resolve_precision, trainable
@@ -61,6 +61,7 @@ class SFTConfig:
     max_len: int = 1024
     batch_size: int = 2        # 2 x up to 1024 tokens a micro-batch: less peak memory than 4 for a few % of tokens/s
     grad_accum: int = 4        # (benchmarks/sft_memory.py); 8 examples per optimizer step either way
+    max_batch_tokens: int = 0  # split a micro-batch over this many padded tokens in halves (0: never)
     warmup: float = 0.05       # share of the steps with a linear warmup
     schedule: str = "cosine"
     weight_decay: float = 0.0
@@ -80,6 +81,8 @@ class SFTConfig:
         for name in ("r", "alpha", "epochs", "max_len", "batch_size", "grad_accum", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.max_batch_tokens < 0:
+            raise UsageError(f"--max-batch-tokens must be 0 (never split) or a token count, got {self.max_batch_tokens}")
         if self.max_len < 8:
             raise UsageError(f"--max-len must be at least 8 tokens, got {self.max_len}")
         if not self.lr > 0:
@@ -284,7 +287,8 @@ class Loop:
         self.cfg, self.dist, self.model, self.data, self.pad_id = cfg, dist, model, data, pad_id
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.plan = plan_steps([len(e.ids) for e in data.train], batch_size=cfg.batch_size,
+        self.lengths = [len(e.ids) for e in data.train]
+        self.plan = plan_steps(self.lengths, batch_size=cfg.batch_size,
                                grad_accum=cfg.grad_accum, epochs=cfg.epochs, seed=cfg.seed)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_lambda(len(self.plan), cfg.warmup, cfg.schedule))
@@ -324,8 +328,10 @@ class Loop:
         examples = self.data.train
         labelled = sum(examples[i].n_labels for b in batches for i in b)
         loss_sum = 0.0
-        for b in batches[self.dist.rank::self.dist.world]:
-            ids, mask, labels = (t.to(self.dist.device) for t in collate([examples[i] for i in b], self.pad_id))
+        parts = [part for b in batches[self.dist.rank::self.dist.world]
+                 for part in split_to_budget(b, self.lengths, self.cfg.max_batch_tokens)]
+        for part in parts:
+            ids, mask, labels = (t.to(self.dist.device) for t in collate([examples[i] for i in part], self.pad_id))
             loss, _ = labelled_loss(self.model, ids, mask, labels)
             (loss / labelled).backward()
             loss_sum += float(loss.detach())
