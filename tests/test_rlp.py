@@ -233,3 +233,13 @@ def test_two_gloo_processes_take_the_rlp_steps_of_one(tiny_base, tmp_path):
     for key in ("reward", "loss"):
         assert [s[key] for s in two["train"]] == pytest.approx([s[key] for s in one["train"]], rel=1e-4, abs=1e-6)
     assert two["eval"][-1]["reward"] == pytest.approx(one["eval"][-1]["reward"], rel=1e-4, abs=1e-6)
+
+
+def test_positions_are_scored_a_few_at_a_time_by_thought_rows():
+    from experio.rlp.objective import ROWS_PER_FORWARD, chunks
+
+    assert ROWS_PER_FORWARD == 16
+    assert chunks(list(range(5)), group=4) == [[0, 1, 2, 3], [4]]  # 4 positions x G = 4 rows
+    assert chunks(list(range(3)), group=16) == [[0], [1], [2]]  # the paper's G = 16: one position
+    assert chunks(list(range(3)), group=32) == [[0], [1], [2]]  # never fewer than one
+    assert chunks([], group=4) == []

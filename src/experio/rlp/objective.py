@@ -21,9 +21,9 @@ How the tokens are laid out (ids, not text, so nothing shifts at the joins):
 The shared prefix runs once for all G thoughts, while sampling (the positions of a step
 decoded as one batch) and again in the training forward (its KV cache copied G times, the
 gradient of every row flowing back into the one prefix pass:
-`experio.train.model.prefix_suffix_logprobs`; all positions of a step in one forward). The
-teacher has other weights (phi), so its pass cannot reuse the policy's cache; it runs once per
-position, not once per thought (all positions of a step in one batch).
+`experio.train.model.prefix_suffix_logprobs`; up to ROWS_PER_FORWARD rows, several positions,
+in one forward). The teacher has other weights (phi), so its pass cannot reuse the policy's
+cache; it runs once per position, not once per thought (all positions of a step in one batch).
 A thought ends at a token holding a newline or "</" (the model closing the tag itself) or after
 `thought_tokens` tokens; the closing tag is then appended and not trained.
 """
@@ -44,6 +44,7 @@ from .corpus import Position
 THOUGHT_PROMPT = ("Briefly think about what comes next between <think> and </think>, then continue the text "
                   "in the same style.\n\n")
 OPEN, CLOSE = " <think>", " </think>"
+ROWS_PER_FORWARD = 16  # thought rows scored in one forward (G = 4: 4 positions; the paper's G = 16: one)
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,12 @@ def teacher_logprobs(model: Any, ema: EMA, marks: Markers, positions: list[Posit
         return no_think_logprobs(model, marks, positions)
 
 
+def chunks(items: list, group: int) -> list[list]:
+    """`items` (one per position) in runs of ROWS_PER_FORWARD // G positions, at least one: one forward each."""
+    n = max(1, ROWS_PER_FORWARD // group)
+    return [items[i:i + n] for i in range(0, len(items), n)]
+
+
 def _stacked(scored: list[Scored]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The prefixes (N, P) of positions' groups and their rows (N * G, S), padded to one width."""
     width = max(s.suffix.shape[1] for s in scored)
@@ -179,9 +186,11 @@ def score_positions(model: Any, tokenizer: Any, ema: EMA, marks: Markers, positi
     teachers, plain = teacher_logprobs(model, ema, marks, positions), no_think_logprobs(model, marks, positions)
     thoughts = sample_thoughts(model, tokenizer, marks, positions, group=group, thought_tokens=thought_tokens,
                                temperature=temperature, seeds=seeds)
-    prefix, rows = _stacked(thoughts)
-    logp = prefix_suffix_logprobs(model, prefix, rows["suffix"], rows["attention"]).cpu()
-    with_thoughts = (logp * rows["target_mask"]).sum(dim=1).view(len(thoughts), group)
+    with_thoughts = []
+    for chunk in chunks(thoughts, group):
+        prefix, rows = _stacked(chunk)
+        logp = prefix_suffix_logprobs(model, prefix, rows["suffix"], rows["attention"]).cpu()
+        with_thoughts += list((logp * rows["target_mask"]).sum(dim=1).view(len(chunk), group))
     for scored, with_thought, teacher, no_thought in zip(thoughts, with_thoughts, teachers, plain):
         out.append({"reward": float((with_thought - teacher).mean()), "nll_thought": float(-with_thought.mean()),
                     "nll_no_thought": -no_thought, "nll_teacher": -teacher,

@@ -40,7 +40,7 @@ from experio.train import (
 )
 
 from .corpus import Document, Position, load_corpus, sample_position, split_documents, tokenize_documents
-from .objective import Markers, positions_loss, sample_thoughts, score_positions, teacher_logprobs
+from .objective import Markers, chunks, positions_loss, sample_thoughts, score_positions, teacher_logprobs
 
 KIND = "rlp train"
 EVAL_BATCH = 8  # held-out positions whose thoughts are decoded as one batch
@@ -202,13 +202,13 @@ def train_step(model: Any, tokenizer: Any, opt: Any, ema: EMA, marks: Markers, d
                                temperature=cfg.temperature, seeds=seeds, share_prefix=cfg.share_prefix) if mine else []
     t_sample = time.perf_counter()
     model.train()
-    if thoughts:
-        loss, reward = positions_loss(model, thoughts, teachers, eps_low=cfg.eps_low, eps_high=cfg.eps_high,
-                                      share_prefix=cfg.share_prefix)
+    for part in chunks(list(zip(thoughts, teachers)), cfg.group):  # a few positions per forward
+        loss, reward = positions_loss(model, [s for s, _ in part], [t for _, t in part], eps_low=cfg.eps_low,
+                                      eps_high=cfg.eps_high, share_prefix=cfg.share_prefix)
         (loss / cfg.docs_per_step).backward()
         sums["reward"] += float(reward.mean(dim=1).sum())
         sums["loss"] += float(loss.detach())
-        sums["thought_tokens"] += sum(float(s.thought_mask.sum()) for s in thoughts) / cfg.group
+        sums["thought_tokens"] += sum(float(s.thought_mask.sum()) for s, _ in part) / cfg.group
     dist.sum_gradients(params)
     torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
     opt.step()
