@@ -199,25 +199,6 @@ def test_inverse_cdf_sampling_draws_each_token_at_its_probability_and_never_a_ze
     assert torch.equal(drawn, again)  # one generator per block: seeded
 
 
-def test_two_level_sampling_crosses_blocks_pads_the_last_one_and_matches_softmax_logprobs():
-    from experio.train.rollout import CDF_BLOCK, _inverse_cdf_sample, _next_tokens
-
-    vocab = 2 * CDF_BLOCK + 37  # three blocks, the last padded
-    weights = torch.zeros(vocab)
-    weights[[3, CDF_BLOCK - 1, CDF_BLOCK, vocab - 1]] = torch.tensor([1.0, 2.0, 3.0, 4.0])  # unnormalised
-    drawn = _inverse_cdf_sample(weights.repeat(8000, 1), [torch.Generator().manual_seed(0)], 8000)
-    freq = torch.bincount(drawn, minlength=vocab).float() / 8000
-    torch.testing.assert_close(freq, weights / weights.sum(), atol=0.02, rtol=0)
-    assert set(drawn.tolist()) == {3, CDF_BLOCK - 1, CDF_BLOCK, vocab - 1}  # never a zero-weight token
-    logits = torch.randn(6, vocab, generator=torch.Generator().manual_seed(1)) * 3
-    for temperature in (0, 0.7, 1.0):
-        gens = [torch.Generator().manual_seed(2), torch.Generator().manual_seed(3)]
-        nxt, chosen = _next_tokens(logits, temperature, gens, 3)
-        expected = torch.log_softmax(logits, dim=-1).gather(1, nxt[:, None])[:, 0]  # log p_theta at T = 1
-        torch.testing.assert_close(chosen, expected, atol=1e-5, rtol=0)
-    assert torch.equal(_next_tokens(logits, 0, [None], 6)[0], logits.argmax(-1))
-
-
 def test_precision_auto_follows_the_hardware_and_bad_choices_are_clear_errors(monkeypatch):
     from experio.errors import UsageError
     from experio.train import model as model_module

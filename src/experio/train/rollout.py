@@ -95,9 +95,13 @@ def sample_groups(model: Any, tokenizer: Any, prompts: list[str | list[int]], g:
     alive = torch.ones(n, dtype=torch.bool, device=dev)
     length = prompt_ids.shape[1]
     for _ in range(max_new_tokens):
-        nxt, chosen = _next_tokens(logits, temperature, gens, g)
+        if temperature == 0:  # greedy: evaluation
+            nxt = logits.argmax(dim=-1)
+        else:
+            nxt = _inverse_cdf_sample(torch.softmax(logits / temperature, dim=-1), gens, g)
         nxt = torch.where(alive, nxt, torch.full_like(nxt, tokenizer.pad_token_id))
         tokens.append(nxt)
+        chosen = logits.gather(1, nxt[:, None])[:, 0] - torch.logsumexp(logits, dim=-1)  # log p_theta (T = 1)
         logps.append(torch.where(alive, chosen, torch.zeros(n, device=dev)))
         alive = alive & ~torch.isin(nxt, stop_t)
         if not alive.any():
@@ -112,53 +116,16 @@ def sample_groups(model: Any, tokenizer: Any, prompts: list[str | list[int]], g:
                    sampled[i * g:(i + 1) * g], logp[i * g:(i + 1) * g], stop) for i, p in enumerate(prompts)]
 
 
-def _next_tokens(logits: Any, temperature: float, gens: list, g: int) -> tuple[Any, Any]:
-    """One token per row of `logits` (n, V) at `temperature` (0: greedy), and its log p_theta at T = 1.
-
-    No softmax or full log-softmax tensor: one shifted copy of the logits serves the weights the
-    sampler draws from (unnormalised: exp((logit - max) / T)) and the normaliser of log p_theta.
-    """
-    top = logits.amax(dim=-1, keepdim=True)
-    shifted = logits - top
-    if temperature == 0:  # greedy: evaluation
-        nxt = logits.argmax(dim=-1)
-        log_z = shifted.exp().sum(dim=-1).log()
-    elif temperature == 1:
-        weights = shifted.exp()
-        nxt, log_z = _inverse_cdf_sample(weights, gens, g), weights.sum(dim=-1).log()
-    else:
-        nxt = _inverse_cdf_sample((shifted / temperature).exp_(), gens, g)
-        log_z = shifted.exp_().sum(dim=-1).log()
-    return nxt, (logits.gather(1, nxt[:, None]) - top)[:, 0] - log_z
-
-
-CDF_BLOCK = 512  # vocabulary entries per block of the two-level inverse CDF
-
-
-def _inverse_cdf_sample(weights: Any, gens: list, g: int) -> Any:
-    """One token per row of `weights` (n, V), drawn in proportion to them (non-negative, any total).
+def _inverse_cdf_sample(probs: Any, gens: list, g: int) -> Any:
+    """One token per row of `probs` (n, V): the first whose cumulative probability exceeds u ~ U[0, 1) x total.
 
     Exact sampling with one uniform per row, each block of `g` rows drawn from its own generator;
     torch.multinomial draws an exponential per vocabulary entry instead, most of a CPU decode step
-    over a 262k vocabulary. Two levels: the uniform picks a block of `CDF_BLOCK` entries by the
-    blocks' cumulative sums, then an entry by the cumulative sum within that block, so only the
-    block sums and one block are summed in float64, not all V entries.
+    over a 262k vocabulary.
     """
-    n, vocab = weights.shape
-    blocks = weights
-    if vocab % CDF_BLOCK:  # pad with zero weight to whole blocks
-        blocks = torch.nn.functional.pad(weights, (0, CDF_BLOCK - vocab % CDF_BLOCK))
-    blocks = blocks.reshape(n, -1, CDF_BLOCK)
-    sums = blocks.sum(dim=-1, dtype=torch.float64)  # (n, K)
-    cdf = sums.cumsum(dim=-1)
-    u = torch.cat([torch.rand(g, 1, generator=gen, device=weights.device, dtype=torch.float64) for gen in gens])
-    u = u * cdf[:, -1:]
-    k = torch.searchsorted(cdf, u, right=True).clamp_max(cdf.shape[1] - 1)  # (n, 1): the block
-    inner = blocks[torch.arange(n, device=weights.device), k[:, 0]].double().cumsum(dim=-1)  # (n, B)
-    # the remainder within the block, kept inside [0, block total) against rounding: lands on a weight > 0
-    rest = (u - (cdf.gather(1, k) - sums.gather(1, k))).clamp_min(0)
-    rest = torch.minimum(rest, inner[:, -1:] * (1 - 1e-12))
-    return (k[:, 0] * CDF_BLOCK + torch.searchsorted(inner, rest, right=True)[:, 0]).clamp_max(vocab - 1)
+    u = torch.cat([torch.rand(g, 1, generator=gen, device=probs.device, dtype=torch.float64) for gen in gens])
+    cdf = probs.double().cumsum(dim=-1)  # float64: 262k partial sums without drift
+    return torch.searchsorted(cdf, u * cdf[:, -1:], right=True)[:, 0].clamp_max(probs.shape[-1] - 1)
 
 
 def _group(tokenizer: Any, prompt: str, prompt_ids: torch.Tensor, sampled: torch.Tensor, logps: torch.Tensor,
