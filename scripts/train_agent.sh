@@ -4,6 +4,7 @@
 # Every step resumes: rerun the script after a stop and it continues where it was.
 #   scripts/train_agent.sh [OUT]            (default runs/agent-sft)
 # Phases can be run alone: PHASES="expert sft" scripts/train_agent.sh (all: expert sft export eval report ship)
+# Evaluate one model only: MODELS=tuned PHASES=eval scripts/train_agent.sh (default: base tuned)
 # Extra `experio train sft` options: SFT_ARGS="--max-batch-tokens 2048" scripts/train_agent.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +47,7 @@ if has export; then
 fi
 
 if has eval; then
-  for s in ql2 ql4; do for model in base tuned; do
+  for s in ql2 ql4; do for model in ${MODELS:-base tuned}; do
     m="--model embedded"; [[ $model == tuned ]] && m="--model $OUT/sft/model.gguf"
     for ctx in react fold; do
       log "eval $model $s $ctx"
