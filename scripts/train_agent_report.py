@@ -50,7 +50,8 @@ def main(out: Path) -> str:
         lines += ["", "## Training", ""]
         rows = [["examples (train / eval)", f"{sft['train_examples']} / {sft['eval_examples']}"],
                 ["optimizer steps", sft["steps"]], ["tokens", f"{sft['tokens']:,}"],
-                ["training steps (wall time; without load and evaluations)", f"{sft['train_seconds'] / 60:.1f} min"], ["tokens/s", f"{sft['tokens_per_s']:.0f}"],
+                ["training steps (wall time; without load and evaluations)", f"{sft['train_seconds'] / 60:.1f} min"],
+                ["tokens/s", f"{sft['tokens_per_s']:.0f}"],
                 ["train loss", f"{sft['first_train_loss']:.3f} -> {sft['last_train_loss']:.3f}"],
                 ["eval loss", f"{sft['first_eval_loss']:.3f} -> {sft['last_eval_loss']:.3f}"],
                 ["peak RSS", f"{sft['peak_rss_bytes'] / 1e9:.1f} GB"]]
