@@ -27,6 +27,8 @@ def main(run: Path) -> None:
     adapter = run / "sft" / "adapter"
     config = json.loads((adapter / "adapter_config.json").read_text())
     config["base_model_name_or_path"] = base_name(config.get("base_model_name_or_path") or "gemma-3-270m-q4_k_m")
+    if isinstance(config.get("target_modules"), list):  # peft writes a set's order: sorted, so a reship diffs clean
+        config["target_modules"] = sorted(config["target_modules"])
     weights = {k: v.half().contiguous() for k, v in load_file(str(adapter / "adapter_model.safetensors")).items()}
     DEST.mkdir(parents=True, exist_ok=True)
     (DEST / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
