@@ -41,14 +41,14 @@ def readme(run: Path) -> str:
     sft = json.loads((run / "sft" / "config.json").read_text())["sft"]
     metrics = json.loads((run / "sft" / "metrics.json").read_text())
     keep = ("lora", "r", "alpha", "dropout", "lr", "epochs", "max_len", "batch_size", "grad_accum", "schedule",
-            "warmup", "seed")
+            "warmup", "seed", "precision", "gradient_checkpointing")
     lines = ["# The embedded agent's LoRA adapter", "",
              "experio's own training output: `scripts/train_agent.sh` (expert TextWorld trajectories from",
              "`experio agent expert` -> `experio train sft` on the embedded Gemma 3 270M), copied here by",
              "`scripts/ship_agent_adapter.py` with its weights in float16. `experio.train.agent_model`",
              "merges it into the base at install time. Rerun the script to regenerate it.", "",
              "## Training", "",
-             *[f"- {k}: {sft[k]}" for k in keep],
+             *[f"- {k}: {sft[k]}" for k in keep if k in sft],
              f"- data: {', '.join(Path(d).parent.name for d in sft['data'])} "
              f"(digest {sft['data_summary']['data_digest']}; {sft['data_summary']['train_examples']} train / "
              f"{sft['data_summary']['eval_examples']} eval examples)",
