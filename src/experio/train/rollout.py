@@ -16,13 +16,14 @@ for the loss, so the ratio is 1 on the first update; sampling may use another te
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from .errors import RLSettingsError
-from .model import cache_argument
+from .model import cache_argument, lora_merged
 
 
 @dataclass
@@ -55,13 +56,15 @@ def sample_group(model: Any, tokenizer: Any, prompt: str | list[int], g: int, *,
 @torch.no_grad()
 def sample_groups(model: Any, tokenizer: Any, prompts: list[str | list[int]], g: int, *, max_new_tokens: int = 64,
                   temperature: float = 1.0, seeds: list[int] | None = None, stop_ids: set[int] | None = None,
-                  share_prefix: bool = True) -> list[Group]:
+                  share_prefix: bool = True, merge_lora: bool = True) -> list[Group]:
     """`g` completions of each of several prompts of the same token length, decoded as one batch.
 
     One decode step reads every weight once whatever the batch, and on a CPU the output layer's
     weights dominate that read, so B prompts x G completions in one batch cost little more than
     G. Each prompt is still prefilled once (`share_prefix`). Each prompt draws from its own
     generator (`seeds`, one per prompt), so its samples do not depend on the rest of the batch.
+    LoRA adapters are merged into the base for the decode (`lora_merged`; `merge_lora=False`
+    runs them per layer: slower, and in bfloat16 exactly the policy the loss scores).
     """
     if g < 1 or max_new_tokens < 1:
         raise RLSettingsError(f"need g >= 1 and max_new_tokens >= 1, got g = {g}, max_new_tokens = {max_new_tokens}")
@@ -81,8 +84,22 @@ def sample_groups(model: Any, tokenizer: Any, prompts: list[str | list[int]], g:
     prompt_ids, stop_t = torch.tensor(ids, dtype=torch.long, device=dev), torch.tensor(sorted(stop), device=dev)
     was_training = model.training
     model.eval()
+    try:
+        with lora_merged(model) if merge_lora else contextlib.nullcontext():
+            sampled, logp = _decode(model, tokenizer, prompt_ids, g, max_new_tokens, temperature, gens, stop_t,
+                                    share_prefix)
+    finally:
+        model.train(was_training)
+    return [_group(tokenizer, p if isinstance(p, str) else tokenizer.decode(ids[i]), prompt_ids[i].cpu(),
+                   sampled[i * g:(i + 1) * g], logp[i * g:(i + 1) * g], stop) for i, p in enumerate(prompts)]
+
+
+def _decode(model: Any, tokenizer: Any, prompt_ids: Any, g: int, max_new_tokens: int, temperature: float,
+            gens: list, stop_t: Any, share_prefix: bool) -> tuple[Any, Any]:
+    """The sampled tokens (n, T) and their log p_theta (0 after a row's stop), n = prompts x g, on the CPU."""
+    dev = prompt_ids.device
     cache_arg = cache_argument(model)
-    n = len(ids) * g
+    n = prompt_ids.shape[0] * g
     if share_prefix:
         out = model(input_ids=prompt_ids, use_cache=True, logits_to_keep=1)  # each prefix once
         cache = getattr(out, cache_arg)
@@ -95,13 +112,9 @@ def sample_groups(model: Any, tokenizer: Any, prompts: list[str | list[int]], g:
     alive = torch.ones(n, dtype=torch.bool, device=dev)
     length = prompt_ids.shape[1]
     for _ in range(max_new_tokens):
-        if temperature == 0:  # greedy: evaluation
-            nxt = logits.argmax(dim=-1)
-        else:
-            nxt = _inverse_cdf_sample(torch.softmax(logits / temperature, dim=-1), gens, g)
+        nxt, chosen = _next_token(logits, temperature, gens, g)
         nxt = torch.where(alive, nxt, torch.full_like(nxt, tokenizer.pad_token_id))
         tokens.append(nxt)
-        chosen = logits.gather(1, nxt[:, None])[:, 0] - torch.logsumexp(logits, dim=-1)  # log p_theta (T = 1)
         logps.append(torch.where(alive, chosen, torch.zeros(n, device=dev)))
         alive = alive & ~torch.isin(nxt, stop_t)
         if not alive.any():
@@ -110,22 +123,38 @@ def sample_groups(model: Any, tokenizer: Any, prompts: list[str | list[int]], g:
         step_mask = torch.ones(n, length, dtype=torch.long, device=dev)
         out = model(input_ids=nxt[:, None], attention_mask=step_mask, use_cache=True, **{cache_arg: cache})
         cache, logits = getattr(out, cache_arg), out.logits[:, -1].float()
-    model.train(was_training)
-    sampled, logp = torch.stack(tokens, 1).cpu(), torch.stack(logps, 1).cpu()
-    return [_group(tokenizer, p if isinstance(p, str) else tokenizer.decode(ids[i]), prompt_ids[i].cpu(),
-                   sampled[i * g:(i + 1) * g], logp[i * g:(i + 1) * g], stop) for i, p in enumerate(prompts)]
+    return torch.stack(tokens, 1).cpu(), torch.stack(logps, 1).cpu()
 
 
-def _inverse_cdf_sample(probs: Any, gens: list, g: int) -> Any:
-    """One token per row of `probs` (n, V): the first whose cumulative probability exceeds u ~ U[0, 1) x total.
+def _next_token(logits: Any, temperature: float, gens: list, g: int) -> tuple[Any, Any]:
+    """One token per row of `logits` (n, V) at `temperature` (0: greedy), and its log p_theta at temperature 1.
+
+    A decode step's arithmetic over the 262k-entry vocabulary is a few passes per row: one
+    shifted copy serves both the sampling weights and the log-probability's normaliser.
+    """
+    shifted = logits - logits.amax(dim=-1, keepdim=True)  # the largest weight is exp(0) = 1: no overflow
+    unit = shifted.exp()  # exp(logit - max) at temperature 1: log p = shifted - log sum(unit)
+    if temperature == 0:  # greedy: evaluation
+        nxt = shifted.argmax(dim=-1)
+    else:
+        nxt = _inverse_cdf_sample(unit if temperature == 1 else (shifted / temperature).exp_(), gens, g)
+    return nxt, shifted.gather(1, nxt[:, None])[:, 0] - unit.sum(dim=-1).log()
+
+
+def _inverse_cdf_sample(weights: Any, gens: list, g: int) -> Any:
+    """One token per row of `weights` (n, V; non-negative, any total), drawn in proportion to them.
 
     Exact sampling with one uniform per row, each block of `g` rows drawn from its own generator;
     torch.multinomial draws an exponential per vocabulary entry instead, most of a CPU decode step
-    over a 262k vocabulary.
+    over a 262k vocabulary. The cumulative sum is float32: entry i is drawn with probability
+    (cdf_i - cdf_i-1) / cdf_V, each difference off by at most half a unit in the last place of
+    cdf_i (about 3e-8 of the total), and an entry of weight 0 is never drawn.
     """
-    u = torch.cat([torch.rand(g, 1, generator=gen, device=probs.device, dtype=torch.float64) for gen in gens])
-    cdf = probs.double().cumsum(dim=-1)  # float64: 262k partial sums without drift
-    return torch.searchsorted(cdf, u * cdf[:, -1:], right=True)[:, 0].clamp_max(probs.shape[-1] - 1)
+    cdf = weights.float().cumsum(dim=-1)
+    total = cdf[:, -1:]
+    u = torch.cat([torch.rand(g, 1, generator=gen, device=weights.device) for gen in gens])
+    point = torch.minimum(u * total, torch.nextafter(total, torch.zeros_like(total)))  # strictly below the total
+    return torch.searchsorted(cdf, point, right=True)[:, 0]
 
 
 def _group(tokenizer: Any, prompt: str, prompt_ids: torch.Tensor, sampled: torch.Tensor, logps: torch.Tensor,
