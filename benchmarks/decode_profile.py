@@ -1,10 +1,10 @@
 """Where the time of RL sampling goes on a CPU: `sample_groups` on the embedded model, profiled.
 
 The sampling of `experio rlp train`'s defaults (bf16 base under LoRA r = 16; 4 prefixes of 128
-tokens of the builtin corpus, G = 4, 24 new tokens, temperature 0.7) timed three ways, alternated
-in one process: with the LoRA adapters merged into the base for the decode (`sample_groups`'
-default), run per layer (`merge_lora=False`), and switched off (peft's `disable_adapter`: the
-plain base, what merging could reach at best); and once, merged, under torch's profiler, whose
+tokens of the builtin corpus, G = 4, 24 new tokens, temperature 0.7) timed two ways, alternated
+in one process: with the LoRA adapters (as `experio rlp train` samples) and switched off (peft's
+`disable_adapter`: the plain base, what merging the adapters into it for sampling could reach at
+best; commit 4e150b7 tried that merge and measured no gain); and once under torch's profiler, whose
 table (self time by operator and input shapes) shows what a decode step spends: the 262k-entry
 output layer, the layers' matmuls, the sampler's passes over the logits.
 
@@ -51,16 +51,15 @@ def main() -> None:
             if "lora_B" in name:
                 p.normal_(0, 0.01)
 
-    def sample(merge: bool = True) -> None:
+    def sample() -> None:
         sample_groups(model, llm.tokenizer, prompts, args.group, max_new_tokens=args.tokens, temperature=0.7,
-                      seeds=list(range(args.prefixes)), stop_ids=set(), merge_lora=merge)  # every row decodes all
+                      seeds=list(range(args.prefixes)), stop_ids=set())  # no stop: every row decodes every token
 
     def plain() -> None:
         with model.disable_adapter():
             sample()
 
-    variants = {"adapters merged (default)": sample, "adapters per layer": lambda: sample(False),
-                "adapters off (the plain base)": plain}
+    variants = {"LoRA adapters (as trained)": sample, "adapters off (the plain base)": plain}
     sample()  # warm-up
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.repeats):

@@ -231,51 +231,6 @@ def test_a_bf16_base_samples_the_tokens_its_own_forward_scores(hf_llm):
 
 
 @pytest.mark.model
-def test_lora_merged_decodes_as_the_adapters_do_and_gives_back_the_exact_base(hf_llm):
-    import copy
-
-    from experio.train import lora_merged, to_precision, token_logprobs, trainable
-    from experio.train.rollout import sample_group
-
-    model = trainable(copy.deepcopy(hf_llm.model), lora=True, checkpointing=False)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.02, generator=torch.Generator().manual_seed(len(name)))
-    g = sample_group(model, hf_llm.tokenizer, "Question: what is 2 + 3?\nAnswer:", 3, max_new_tokens=5, seed=0)
-    with torch.no_grad():  # sampled merged, scored by the adapters: the same policy in fp32
-        full = token_logprobs(model, g.input_ids, g.attention_mask, g.mask)
-    torch.testing.assert_close(full * g.mask, g.old_logp, atol=5e-4, rtol=1e-4)
-    ids = hf_llm.tokenizer("The cat sat on the mat.", return_tensors="pt")["input_ids"]
-    with torch.no_grad():
-        adapters = model(input_ids=ids).logits
-        with lora_merged(model) as merged:
-            assert not any(p.grad_fn for p in merged.parameters())
-            folded = model(input_ids=ids).logits
-        plain = model.get_base_model()  # the adapters change the logits: the merge is not a no-op
-        with model.disable_adapter():
-            base = plain(input_ids=ids).logits
-    torch.testing.assert_close(folded, adapters, atol=1e-3, rtol=1e-4)
-    assert (adapters - base).abs().max() > 1e-2
-
-    bf16 = trainable(to_precision(copy.deepcopy(hf_llm.model), "bf16"), lora=True, checkpointing=False)
-    with torch.no_grad():
-        for name, p in bf16.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.02)
-    before = {n: p.detach().clone() for n, p in bf16.named_parameters() if "base_layer" in n}
-    for _ in range(3):  # merge and restore, as every sampling step does
-        with lora_merged(bf16):
-            pass
-    with pytest.raises(RuntimeError, match="inside"):
-        with lora_merged(bf16):
-            raise RuntimeError("an error inside the decode")
-    after = dict(bf16.named_parameters())
-    assert before and all(torch.equal(after[n], w) for n, w in before.items())  # bit-exact, not merged - delta
-    assert not any(getattr(m, "merged", False) for m in bf16.modules())
-
-
-@pytest.mark.model
 def test_prompts_of_one_length_decode_as_one_batch_with_the_samples_of_each_alone(hf_llm):
     from experio.train.rollout import sample_group, sample_groups
 

@@ -18,14 +18,14 @@ from .errors import (
     TrainDataError,
     TrainError,
 )
-from .model import (PRECISIONS, full_logits_loss, labelled_loss, load_base, lora_merged, native_bf16, resolve_precision,
-                    to_precision, trainable)
+from .model import (PRECISIONS, full_logits_loss, labelled_loss, load_base, native_bf16, resolve_precision, to_precision,
+                    trainable)
 from .sft import SFTConfig, SFTResult, sft
 
 __all__ = [
     "BaseModelNotFoundError", "CheckpointMismatchError", "Example", "IGNORE", "NoExamplesError", "SFTConfig",
     "SFTResult", "SplitOverlapError", "TrainDataError", "TrainError", "check_disjoint", "eval_ids",
-    "full_logits_loss", "labelled_loss", "load_base", "lora_merged", "plan_steps", "read_examples", "sft", "tokenize",
+    "full_logits_loss", "labelled_loss", "load_base", "plan_steps", "read_examples", "sft", "tokenize",
     "trainable", "training_examples_of",
     "PRECISIONS", "native_bf16", "resolve_precision", "to_precision",  # bf16 or fp32
     "AdapterMismatchError", "AdapterNotFoundError", "ExportError", "ExportResult", "export",  # export

@@ -11,10 +11,8 @@ whose next token is labelled (the completion), which gives the same loss as full
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
-from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -133,61 +131,6 @@ def trainable(model: Any, *, lora: bool, r: int = 16, alpha: int = 32, dropout: 
 def causal_lm(model: Any) -> Any:
     """The transformers causal LM inside a peft wrapper (or the model itself)."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
-@contextlib.contextmanager
-def lora_merged(model: Any) -> Iterator[Any]:
-    """`model` with each active LoRA adapter folded into its base weight, for no-grad decoding.
-
-    A decode step of a few rows is bound by its fixed per-layer cost, and every LoRA module adds
-    two small matmuls and dtype casts to it; merged, the decode runs the plain base layers. The
-    merged weight is a new tensor (W + B A * scaling, rounded to W's dtype) and the exact W comes
-    back on exit, even after an error: peft's `merge_adapter`/`unmerge_adapter` subtract the delta
-    again instead, which in bfloat16 leaves the frozen base a rounding error off after every step.
-    In bfloat16 the merged policy differs from the unmerged one by that rounding: the sampler's
-    log-probs (`old_logp`) are then those of the policy that sampled. A model without active
-    adapters is yielded as it is.
-
-        >>> with lora_merged(model):                       # doctest: +SKIP
-        ...     out = model(input_ids=ids, use_cache=True)
-    """
-    import torch
-
-    try:
-        from peft.tuners.lora import LoraLayer
-    except ImportError:  # no peft: no adapters to merge
-        LoraLayer = ()
-    saved = []
-    try:
-        with torch.no_grad():
-            for module in model.modules():
-                if not isinstance(module, LoraLayer) or module.merged or module.disable_adapters:
-                    continue
-                names = [a for a in module.active_adapters if a in module.lora_A]
-                if not names:
-                    continue
-                weight = module.get_base_layer().weight
-                saved.append((module, weight, weight.data))
-                weight.data = _fold(module, names, weight.data)
-                module.merged_adapters = names
-        yield model
-    finally:
-        for module, weight, data in saved:
-            weight.data = data
-            module.merged_adapters = []
-
-
-def _fold(module: Any, names: list[str], weight: Any) -> Any:
-    """A new tensor: `weight` + scaling * B A for each adapter in `names`, in `weight`'s dtype."""
-    import torch
-
-    for name in names:
-        if module.fan_in_fan_out or name in getattr(module, "lora_variant", {}):  # transposed or DoRA-like: peft's delta
-            weight = (weight.float() + module.get_delta_weight(name).float()).to(weight.dtype)
-        else:  # one pass over W, the low-rank product accumulated inside the matmul
-            b, a = module.lora_B[name].weight, module.lora_A[name].weight
-            weight = torch.addmm(weight, b.to(weight.dtype), a.to(weight.dtype), alpha=module.scaling[name])
-    return weight
 
 
 def cache_argument(model: Any) -> str:

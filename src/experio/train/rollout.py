@@ -16,14 +16,13 @@ for the loss, so the ratio is 1 on the first update; sampling may use another te
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from .errors import RLSettingsError
-from .model import cache_argument, lora_merged
+from .model import cache_argument
 
 
 @dataclass
@@ -56,15 +55,13 @@ def sample_group(model: Any, tokenizer: Any, prompt: str | list[int], g: int, *,
 @torch.no_grad()
 def sample_groups(model: Any, tokenizer: Any, prompts: list[str | list[int]], g: int, *, max_new_tokens: int = 64,
                   temperature: float = 1.0, seeds: list[int] | None = None, stop_ids: set[int] | None = None,
-                  share_prefix: bool = True, merge_lora: bool = True) -> list[Group]:
+                  share_prefix: bool = True) -> list[Group]:
     """`g` completions of each of several prompts of the same token length, decoded as one batch.
 
     One decode step reads every weight once whatever the batch, and on a CPU the output layer's
     weights dominate that read, so B prompts x G completions in one batch cost little more than
     G. Each prompt is still prefilled once (`share_prefix`). Each prompt draws from its own
     generator (`seeds`, one per prompt), so its samples do not depend on the rest of the batch.
-    LoRA adapters are merged into the base for the decode (`lora_merged`; `merge_lora=False`
-    runs them per layer: slower, and in bfloat16 exactly the policy the loss scores).
     """
     if g < 1 or max_new_tokens < 1:
         raise RLSettingsError(f"need g >= 1 and max_new_tokens >= 1, got g = {g}, max_new_tokens = {max_new_tokens}")
@@ -85,9 +82,7 @@ def sample_groups(model: Any, tokenizer: Any, prompts: list[str | list[int]], g:
     was_training = model.training
     model.eval()
     try:
-        with lora_merged(model) if merge_lora else contextlib.nullcontext():
-            sampled, logp = _decode(model, tokenizer, prompt_ids, g, max_new_tokens, temperature, gens, stop_t,
-                                    share_prefix)
+        sampled, logp = _decode(model, tokenizer, prompt_ids, g, max_new_tokens, temperature, gens, stop_t, share_prefix)
     finally:
         model.train(was_training)
     return [_group(tokenizer, p if isinstance(p, str) else tokenizer.decode(ids[i]), prompt_ids[i].cpu(),
