@@ -143,7 +143,7 @@ def _inverse_cdf_sample(weights: Any, gens: list, g: int) -> Any:
     torch.multinomial draws an exponential per vocabulary entry instead, most of a CPU decode step
     over a 262k vocabulary. The cumulative sum is float32: entry i is drawn with probability
     (cdf_i - cdf_i-1) / cdf_V, each difference off by at most half a unit in the last place of
-    cdf_i (about 3e-8 of the total), and an entry of weight 0 is never drawn.
+    cdf_i (at most 6e-8 of the total), and an entry of weight 0 is never drawn.
     """
     cdf = weights.float().cumsum(dim=-1)
     total = cdf[:, -1:]
