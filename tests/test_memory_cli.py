@@ -296,3 +296,23 @@ def test_memory_trajectories_validate_as_adp_with_no_flags(tmp_path):
     assert len(lines) == 4 and all(line["available_apis"] for line in lines)
     result = runner.invoke(app, ["adp", "validate", str(tmp_path / "trajectories.jsonl")])
     assert result.exit_code == 0 and "all checks passed" in result.output, result.output
+
+
+def test_report_counts_every_parallel_rollout_not_only_the_selected_one(tmp_path):
+    run(Model(), STREAM[:2], tmp_path, matts="parallel:2")
+    path = tmp_path / "trajectories.jsonl"
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    spare = next(i for i, line in enumerate(lines) if line["details"]["counted"] == "false")
+    for flip in ("true", "false"):  # a rollout the selector did not pick wins, then loses
+        lines[spare]["details"]["env_success"] = flip
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        result, _ = invoke("report", str(tmp_path))
+        assert result.exit_code == 0
+        [m] = json.loads((tmp_path / "metrics.json").read_text()).values()
+        wins = [line["details"]["env_success"] == "true" for line in lines]
+        by_task = {}
+        for line, won in zip(lines, wins):
+            by_task.setdefault(line["details"]["task_index"], []).append(won)
+        assert (m["rollouts"], m["rollouts_won"]) == (4, sum(wins))
+        assert m["tasks_any_rollout_won"] == sum(any(w) for w in by_task.values())
+        assert f"{sum(wins)} of 4 rollouts won" in (tmp_path / "report.md").read_text()

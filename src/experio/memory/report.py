@@ -32,11 +32,17 @@ def task_rows(out: str | os.PathLike) -> list[MemoryDetails]:
     return [r.details for r in read_memory_records(RunFolder(out, KIND)) if r.details.counted]
 
 
-def compute_metrics(tasks: list[MemoryDetails]) -> dict[str, dict[str, Any]]:
-    """Per method: success rate (environment), mean steps, judge agreement, memory counts, curve."""
+def compute_metrics(tasks: list[MemoryDetails], lines: list[MemoryDetails] | None = None) -> dict[str, dict[str, Any]]:
+    """Per method: success rate (environment), mean steps, judge agreement, memory counts, curve.
+
+    With every line of the run (`lines`, rollouts included), a MaTTS parallel method also gets
+    `rollouts` / `rollouts_won` and `tasks_any_rollout_won` (best-of-k with a perfect selector)
+    over its finished tasks.
+    """
     by_method: dict[str, list[MemoryDetails]] = defaultdict(list)
     for d in tasks:
         by_method[d.method].append(d)
+    rollouts = _parallel_rollouts(tasks, lines or [])
     metrics = {}
     for method, rows in sorted(by_method.items()):
         rows.sort(key=lambda d: d.task_index)
@@ -60,8 +66,24 @@ def compute_metrics(tasks: list[MemoryDetails]) -> dict[str, dict[str, Any]]:
             "items_stored": sum(s.extraction.items for s in summaries if s.store),
             "extractions_skipped": sum(s.extraction.outcome == "skipped" for s in summaries),
             "cumulative_successes": [int(x) for x in np.cumsum([d.env_success for d in rows])],
+            **rollouts.get(method, {}),
         }
     return metrics
+
+
+def _parallel_rollouts(tasks: list[MemoryDetails], lines: list[MemoryDetails]) -> dict[str, dict[str, int]]:
+    """Per MaTTS parallel method: its finished tasks' rollouts, how many won, in how many tasks at least one."""
+    finished = {(d.method, d.task_index) for d in tasks}
+    won: dict[tuple[str, int], list[bool]] = defaultdict(list)
+    for d in lines:
+        if d.matts == "parallel" and (d.method, d.task_index) in finished:
+            won[(d.method, d.task_index)].append(d.env_success)
+    out: dict[str, dict[str, int]] = defaultdict(lambda: {"rollouts": 0, "rollouts_won": 0, "tasks_any_rollout_won": 0})
+    for (method, _), wins in won.items():
+        out[method]["rollouts"] += len(wins)
+        out[method]["rollouts_won"] += sum(wins)
+        out[method]["tasks_any_rollout_won"] += any(wins)
+    return dict(out)
 
 
 def write_report(out: str | os.PathLike) -> dict[str, Any]:
@@ -76,10 +98,11 @@ def write_report(out: str | os.PathLike) -> dict[str, Any]:
     run.check_kind(must_exist=True)
     if not run.records_path.is_file():
         raise MemoryRunError(f"{out} has no {run.records_path.name}: not a memory run folder")
-    tasks = task_rows(out)
+    every_line = [r.details for r in read_memory_records(run)]
+    tasks = [d for d in every_line if d.counted]
     if not tasks:
         raise MemoryRunError(f"{run.records_path} holds no finished memory-run task; nothing to report")
-    metrics = compute_metrics(tasks)
+    metrics = compute_metrics(tasks, every_line)
     write_json(out / "metrics.json", metrics)
     rows = []
     for m, x in metrics.items():
@@ -95,6 +118,12 @@ def write_report(out: str | os.PathLike) -> dict[str, Any]:
                   "choice; sequential: the last pass). Judge agreement compares the LLM judge with the environment "
                   "where the LLM judged. Used memory: tasks where the agent said it used a retrieved item / tasks "
                   "that were shown memory."]
+    for m, x in metrics.items():
+        if "rollouts" in x:
+            lines += ["", f"{m}: {x['rollouts_won']} of {x['rollouts']} rollouts won; at least one rollout won in "
+                          f"{x['tasks_any_rollout_won']} of {x['tasks']} tasks (a perfect selector's rate, "
+                          f"{pct(x['tasks_any_rollout_won'] / x['tasks'])}); the selector's choice won in "
+                          f"{round(x['success_rate'] * x['tasks'])}."]
     write_text(out / "report.md", "\n".join(lines) + "\n")
     return metrics
 
