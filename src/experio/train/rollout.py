@@ -106,13 +106,13 @@ def _decode(model: Any, tokenizer: Any, prompt_ids: Any, g: int, max_new_tokens:
     tokens, logps = [], []
     alive = torch.ones(n, dtype=torch.bool, device=dev)
     length = prompt_ids.shape[1]
-    for _ in range(max_new_tokens):
+    for step in range(max_new_tokens):
         nxt, chosen = _next_token(logits, temperature, gens, g)
         nxt = torch.where(alive, nxt, torch.full_like(nxt, tokenizer.pad_token_id))
         tokens.append(nxt)
         logps.append(torch.where(alive, chosen, torch.zeros(n, device=dev)))
         alive = alive & ~torch.isin(nxt, stop_t)
-        if not alive.any():
+        if not alive.any() or step == max_new_tokens - 1:  # no forward whose logits nothing samples from
             break
         length += 1
         step_mask = torch.ones(n, length, dtype=torch.long, device=dev)
